@@ -1,0 +1,53 @@
+# fleetbed: `make run` serves the API, `make test` runs the whole suite.
+# Both bootstrap first: virtualenv, dependencies, PostgreSQL+PostGIS, Redis, database, migrations.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+FLEETBED_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed
+FLEETBED_REDIS_URL ?= redis://127.0.0.1:6379/0
+FLEETBED_TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed_test
+FLEETBED_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+export FLEETBED_DATABASE_URL FLEETBED_REDIS_URL FLEETBED_TEST_DATABASE_URL FLEETBED_TEST_REDIS_URL
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bootstrap bootstrap-test lint typecheck unit openapi clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+bootstrap: $(STAMP)
+	@$(BIN)/fleetbed bootstrap
+
+bootstrap-test: $(STAMP)
+	@FLEETBED_DATABASE_URL=$(FLEETBED_TEST_DATABASE_URL) FLEETBED_REDIS_URL=$(FLEETBED_TEST_REDIS_URL) \
+		$(BIN)/fleetbed bootstrap
+
+run: bootstrap
+	@echo "fleetbed: serving http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
+	@echo "fleetbed: the fleet is empty; create a provider and a key with 'fleetbed admin' (see README)."
+	@$(BIN)/fleetbed serve --host $(HOST) --port $(PORT)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	@$(BIN)/mypy app fleet telemetry geofencing alembic tests bench
+
+test: bootstrap-test lint typecheck
+	@$(BIN)/pytest -q
+
+openapi: $(STAMP)
+	@$(BIN)/fleetbed openapi
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""fleetbed: fleet-management backend for a city mobility testbed."""

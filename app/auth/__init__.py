@@ -1,0 +1,1 @@
+"""Authentication: API keys, OAuth2 client-credentials tokens, scope checks."""

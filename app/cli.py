@@ -1,0 +1,172 @@
+"""The `fleetbed` command."""
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.auth import Mode, Role
+from app.core.errors import DomainError
+from app.resources import make_engine
+from app.settings import Settings
+
+T = TypeVar("T")
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction."""
+
+    async def run() -> T:
+        engine = make_engine(settings)
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.logging_setup import configure_logging
+    from app.main import create_app
+
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.migrations import upgrade
+
+    upgrade(settings.database_url, args.revision)
+    return 0
+
+
+def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from app.main import create_app
+    from app.openapi_doc import OPENAPI_PATH, render_openapi
+
+    text = render_openapi(create_app(settings))
+    if args.check:
+        if not OPENAPI_PATH.exists() or OPENAPI_PATH.read_text() != text:
+            print(f"{OPENAPI_PATH} is out of date; run 'fleetbed openapi'", file=sys.stderr)
+            return 1
+        return 0
+    OPENAPI_PATH.write_text(text)
+    print(f"wrote {OPENAPI_PATH}")
+    return 0
+
+
+def _create_provider(args: argparse.Namespace, settings: Settings) -> int:
+    from fleet.tenancy.service import create_provider
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        provider = await create_provider(session, name=args.name, mode=Mode(args.mode))
+        return provider.provider_id
+
+    print(_in_transaction(settings, work))
+    return 0
+
+
+def _create_key(args: argparse.Namespace, settings: Settings) -> int:
+    from fleet.tenancy.service import IssuedKey, create_key
+
+    async def work(session: AsyncSession) -> IssuedKey:
+        return await create_key(
+            session, role=Role(args.role), provider_id=args.provider, name=args.name
+        )
+
+    issued = _in_transaction(settings, work)
+    print(f"key_id: {issued.key_id}", file=sys.stderr)
+    print("The key is shown only this once; store it now.", file=sys.stderr)
+    print(issued.key)
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
+    from fleet.tenancy.service import revoke_key
+
+    async def work(session: AsyncSession) -> None:
+        await revoke_key(session, key_id=args.key_id)
+
+    _in_transaction(settings, work)
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from app.bootstrap import bootstrap
+
+    return bootstrap(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="fleetbed", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(handler=_migrate)
+
+    openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--check", action="store_true", help="fail if the file is stale")
+    openapi.set_defaults(handler=_openapi)
+
+    boot = commands.add_parser(
+        "bootstrap", help="make PostgreSQL+PostGIS and Redis ready, create and migrate the DB"
+    )
+    boot.set_defaults(handler=_bootstrap)
+
+    admin = commands.add_parser("admin", help="providers and keys").add_subparsers(
+        dest="admin_command", required=True
+    )
+    provider = admin.add_parser("create-provider", help="register an operator")
+    provider.add_argument("--name", required=True)
+    provider.add_argument("--mode", choices=[m.value for m in Mode], default="micromobility")
+    provider.set_defaults(handler=_create_provider)
+
+    key = admin.add_parser("create-key", help="issue an API key (printed once)")
+    key.add_argument("--provider", type=uuid.UUID, default=None)
+    key.add_argument("--role", choices=[r.value for r in Role], required=True)
+    key.add_argument("--name", default=None)
+    key.set_defaults(handler=_create_key)
+
+    revoke = admin.add_parser("revoke-key", help="revoke an API key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=_revoke_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fleetbed` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args, Settings())
+    except DomainError as exc:
+        print(f"fleetbed: {exc.detail}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared kernel: imports nothing from the rest of the project."""

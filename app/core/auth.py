@@ -1,0 +1,68 @@
+"""Roles, scopes and the authenticated principal."""
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a credential is for."""
+
+    ADMIN = "admin"
+    CITY_AUDITOR = "city_auditor"
+    OPERATOR_MANAGER = "operator_manager"
+    FIELD_AGENT = "field_agent"
+    GATEWAY = "gateway"
+
+
+class Scope(StrEnum):
+    """Fine-grained rights carried in tokens; routes require scopes, not roles."""
+
+    ADMIN = "admin"
+    AUDIT_READ = "audit:read"
+    FLEET_READ = "fleet:read"
+    VEHICLES_READ = "vehicles:read"
+    VEHICLES_WRITE = "vehicles:write"
+    TELEMETRY_WRITE = "telemetry:write"
+    EVENTS_WRITE = "events:write"
+    TASKS_WRITE = "tasks:write"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: frozenset(Scope),
+    Role.CITY_AUDITOR: frozenset({Scope.AUDIT_READ, Scope.FLEET_READ, Scope.VEHICLES_READ}),
+    Role.OPERATOR_MANAGER: frozenset(
+        {Scope.FLEET_READ, Scope.VEHICLES_READ, Scope.VEHICLES_WRITE, Scope.TASKS_WRITE}
+    ),
+    Role.FIELD_AGENT: frozenset({Scope.FLEET_READ, Scope.VEHICLES_READ, Scope.TASKS_WRITE}),
+    Role.GATEWAY: frozenset(
+        {Scope.VEHICLES_READ, Scope.VEHICLES_WRITE, Scope.TELEMETRY_WRITE, Scope.EVENTS_WRITE}
+    ),
+}
+
+# Roles that act for the whole city rather than for one operator.
+CITYWIDE_ROLES = frozenset({Role.ADMIN, Role.CITY_AUDITOR})
+
+
+class Mode(StrEnum):
+    """MDS modes; every provider operates exactly one."""
+
+    MICROMOBILITY = "micromobility"
+    PASSENGER_SERVICES = "passenger-services"
+    DELIVERY_ROBOTS = "delivery-robots"
+    CAR_SHARE = "car-share"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from an API key or a JWT on every request."""
+
+    key_id: str
+    role: Role
+    scopes: frozenset[Scope]
+    provider_id: uuid.UUID | None
+    mode: Mode | None
+
+    def has(self, scope: Scope) -> bool:
+        """Whether this principal holds `scope`."""
+        return scope in self.scopes

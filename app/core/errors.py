@@ -1,0 +1,73 @@
+"""Domain errors. They know nothing of HTTP; `app.errors` maps them to responses."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    def __init__(self, detail: str, *, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fields = fields
+
+
+class NotFound(DomainError):
+    """The object does not exist, or belongs to another tenant."""
+
+
+class Conflict(DomainError):
+    """The request contradicts the current state."""
+
+
+class InvalidInput(DomainError):
+    """A value is well-formed JSON but not acceptable."""
+
+
+class Unauthenticated(DomainError):
+    """Credentials are missing, malformed, unknown, expired or revoked."""
+
+
+class Forbidden(DomainError):
+    """The credentials are valid but lack the right for this operation."""
+
+
+class PayloadTooLarge(DomainError):
+    """The request carries more items than the configured limit."""
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    """One failed item of an MDS bulk request."""
+
+    item: Any
+    error: str
+    error_description: str
+    error_details: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """MDS failure-details object."""
+        return {
+            "item": self.item,
+            "error": self.error,
+            "error_description": self.error_description,
+            "error_details": self.error_details,
+        }
+
+
+class BulkRejected(DomainError):
+    """An MDS bulk request was rejected whole; nothing of it was applied."""
+
+    def __init__(self, total: int, failures: list[BulkFailure]) -> None:
+        super().__init__(f"{len(failures)} of {total} items rejected")
+        self.total = total
+        self.failures = failures
+
+
+class BulkAlreadyRegistered(BulkRejected):
+    """Some items of a registration batch exist already."""
+
+
+class BulkUnregistered(BulkRejected):
+    """Some items of a batch name devices the caller has not registered."""

@@ -1,0 +1,1 @@
+"""HTTP routers: thin, they parse, call one service and shape the answer."""

@@ -1,0 +1,48 @@
+"""The one place that reads the environment (prefix `FLEETBED_`, nested with `__`)."""
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuthSettings(BaseModel):
+    """Credentials and tokens."""
+
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 signing key for access tokens; every API process must share it. "
+        "When unset, each process makes a random one and tokens only work against it.",
+    )
+    jwt_issuer: str = "fleetbed"
+    jwt_audience: str = "fleetbed"
+    token_ttl_s: int = Field(default=3600, ge=60, le=86400)
+    key_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process trusts a looked-up key: "
+        "the longest a revocation can take to bite.",
+    )
+
+
+class ApiSettings(BaseModel):
+    """HTTP API behaviour."""
+
+    default_page_size: int = Field(default=100, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+    max_vehicle_batch: int = Field(default=1000, ge=1)
+
+
+class Settings(BaseSettings):
+    """All configuration of a fleetbed process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLEETBED_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    db_pool_size: int = Field(default=10, ge=1)
+    city_timezone: str = "Europe/Stockholm"
+    log_level: str = "INFO"
+    log_json: bool = True
+    auth: AuthSettings = AuthSettings()
+    api: ApiSettings = ApiSettings()

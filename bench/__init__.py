@@ -1,0 +1,1 @@
+"""Benchmarks against the real services; run as `python -m bench.<name>`."""

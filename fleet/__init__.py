@@ -1,0 +1,1 @@
+"""Fleet domain: providers, vehicles, events, trips, tasks, reporting."""

@@ -1,0 +1,1 @@
+"""Tenants (providers) and their credentials."""

@@ -1,0 +1,1 @@
+"""The MDS vehicle registry."""

@@ -1,0 +1,1 @@
+"""Zones, H3 covers, the zone index, rules and compliance."""

@@ -1,0 +1,1 @@
+"""Telemetry ingest, history store and the Redis hot state."""

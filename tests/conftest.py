@@ -1,0 +1,144 @@
+"""Fixtures against the real PostgreSQL+PostGIS and Redis.
+
+Each test runs inside one PostgreSQL transaction that is rolled back at the end (the
+app's sessions join it through savepoints), and against a Redis database of its own
+that is flushed before the test.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from app.core.auth import Mode, Role
+from app.main import create_app
+from app.resources import make_engine
+from app.settings import ApiSettings, AuthSettings, Settings
+from fleet.tenancy.service import create_key, create_provider
+
+TEST_DATABASE_URL = os.environ.get(
+    "FLEETBED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed_test"
+)
+TEST_REDIS_URL = os.environ.get("FLEETBED_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+MDS_ACCEPT = "application/vnd.mds+json;version=2.0"
+
+
+def make_settings(**overrides: object) -> Settings:
+    """Settings for tests; no environment is read for the parts tests depend on."""
+    values: dict[str, object] = {
+        "database_url": TEST_DATABASE_URL,
+        "redis_url": TEST_REDIS_URL,
+        "db_pool_size": 2,
+        "auth": AuthSettings(jwt_secret="test-signing-key-" + "x" * 32, key_cache_ttl_s=0),
+        "api": ApiSettings(default_page_size=50, max_page_size=200, max_vehicle_batch=100),
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The suite's settings."""
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """One app for the session, its lifespan running."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def connection(app: FastAPI, settings: Settings) -> AsyncIterator[AsyncConnection]:
+    """A connection in an outer transaction that is rolled back after the test."""
+    engine = make_engine(settings)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        bound = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        resources = app.state.resources
+        original = resources.sessionmaker
+        resources.sessionmaker = bound
+        app.state.authenticator.sessionmaker = bound
+        try:
+            yield conn
+        finally:
+            resources.sessionmaker = original
+            app.state.authenticator.sessionmaker = original
+            await transaction.rollback()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session inside the test's transaction, for arranging and inspecting data."""
+    async with AsyncSession(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    ) as db:
+        yield db
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """The test Redis database, empty at the start of the test."""
+    client = Redis.from_url(TEST_REDIS_URL)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def client(
+    app: FastAPI, connection: AsyncConnection, redis: Redis
+) -> AsyncIterator[AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A provider with a key for one role."""
+
+    provider_id: uuid.UUID | None
+    key_id: str
+    key: str
+    mode: Mode
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Bearer credentials and the MDS Accept header."""
+        return {"Authorization": f"Bearer {self.key}", "Accept": MDS_ACCEPT}
+
+
+TenantFactory = Callable[..., Awaitable[Tenant]]
+
+
+@pytest.fixture
+def tenant(session: AsyncSession) -> TenantFactory:
+    """Make a provider (unless the role is city-wide) and a key for it."""
+
+    async def make(
+        role: Role = Role.GATEWAY,
+        mode: Mode = Mode.MICROMOBILITY,
+        provider_id: uuid.UUID | None = None,
+    ) -> Tenant:
+        if provider_id is None and role not in {Role.ADMIN, Role.CITY_AUDITOR}:
+            provider = await create_provider(
+                session, name=f"test-{uuid.uuid4().hex[:12]}", mode=mode
+            )
+            provider_id = provider.provider_id
+        issued = await create_key(session, role=role, provider_id=provider_id)
+        await session.flush()
+        return Tenant(provider_id, issued.key_id, issued.key, mode)
+
+    return make

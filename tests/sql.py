@@ -1,0 +1,29 @@
+"""Plain SQL against the test server, outside any test transaction (sync, for setup)."""
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from tests.conftest import TEST_DATABASE_URL
+
+
+def _dsn(database: str | None) -> str:
+    url = make_url(TEST_DATABASE_URL).set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)
+
+
+async def _run(sql: str, args: tuple[Any, ...], database: str | None) -> Any:
+    conn = await asyncpg.connect(_dsn(database))
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
+def fetchval(sql: str, *args: Any, database: str | None = None) -> Any:
+    """Run one statement (committed) and return the first column of its first row."""
+    return asyncio.run(_run(sql, args, database))

@@ -1,0 +1,166 @@
+"""The `fleetbed` command and a real server process, end to end."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.sql import fetchval
+
+FLEETBED = str(Path(sys.executable).with_name("fleetbed"))
+ENV = {
+    **os.environ,
+    "FLEETBED_DATABASE_URL": TEST_DATABASE_URL,
+    "FLEETBED_REDIS_URL": TEST_REDIS_URL,
+    "FLEETBED_AUTH__JWT_SECRET": "e2e-" + "s" * 40,
+}
+
+
+def fleetbed(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against the test database."""
+    return subprocess.run(
+        [FLEETBED, *args], env=ENV, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """`fleetbed serve` on a free port; yields its base URL and its log file."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [FLEETBED, "serve", "--port", str(port)], env=ENV, stdout=log, stderr=log
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"server did not become ready:\n{log_path.read_text()}")
+        yield base, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def provider() -> Iterator[str]:
+    """A provider created with the CLI, deleted (with its keys and vehicles) afterwards."""
+    result = fleetbed("admin", "create-provider", "--name", f"cli-{uuid.uuid4().hex[:8]}")
+    assert result.returncode == 0, result.stderr
+    provider_id = result.stdout.strip()
+    uuid.UUID(provider_id)
+    yield provider_id
+    fetchval("DELETE FROM providers WHERE provider_id = $1", uuid.UUID(provider_id))
+
+
+def create_key(provider_id: str, role: str = "gateway") -> tuple[str, str]:
+    result = fleetbed("admin", "create-key", "--provider", provider_id, "--role", role)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    key_id = result.stderr.split("key_id:")[1].split()[0]
+    return key_id, key
+
+
+def test_cli_key_registers_and_reads_back_only_its_fleet_via_a_real_server(
+    server: tuple[str, Path], provider: str
+) -> None:
+    base, log_path = server
+    key_id, key = create_key(provider)
+    headers = {"Authorization": f"Bearer {key}", "Accept": MDS_ACCEPT}
+    device = str(uuid.uuid4())
+    record = {
+        "device_id": device,
+        "provider_id": provider,
+        "vehicle_id": "E2E-1",
+        "vehicle_type": "bicycle",
+        "propulsion_types": ["human"],
+    }
+    created = httpx.post(f"{base}/mds/agency/vehicles", headers=headers, json=[record])
+    assert created.status_code == 201, created.text
+    listing = httpx.get(f"{base}/mds/agency/vehicles", headers=headers).json()
+    assert [v["device_id"] for v in listing["vehicles"]] == [device]
+
+    token = httpx.post(
+        f"{base}/auth/token",
+        data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": key},
+    ).json()["access_token"]
+    by_token = httpx.get(
+        f"{base}/mds/agency/vehicles/{device}",
+        headers={"Authorization": f"Bearer {token}", "Accept": MDS_ACCEPT},
+    )
+    assert by_token.status_code == 200
+
+    revoked = fleetbed("admin", "revoke-key", key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    # The server trusts a looked-up key for key_cache_ttl_s (5 s by default).
+    deadline = time.monotonic() + 15
+    status = 200
+    while time.monotonic() < deadline and status != 401:
+        status = httpx.get(f"{base}/mds/agency/vehicles", headers=headers).status_code
+        time.sleep(0.5)
+    assert status == 401
+
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("logger") == "fleetbed.access"]
+    assert access
+    assert all(line.get("request_id") for line in access)
+    assert any(line.get("key_id") == key_id for line in access)
+    text = log_path.read_text()
+    assert key not in text
+    assert key.split(".")[1] not in text
+    assert token not in text
+
+
+def test_create_key_refuses_a_gateway_without_provider_and_unknown_providers() -> None:
+    missing = fleetbed("admin", "create-key", "--role", "gateway")
+    assert missing.returncode == 2
+    assert "needs a provider" in missing.stderr
+    unknown = fleetbed("admin", "create-key", "--role", "gateway", "--provider", str(uuid.uuid4()))
+    assert unknown.returncode == 2
+    assert "not found" in unknown.stderr
+
+
+def test_city_auditor_key_takes_no_provider(provider: str) -> None:
+    result = fleetbed("admin", "create-key", "--role", "city_auditor", "--provider", provider)
+    assert result.returncode == 2
+    assert "city-wide" in result.stderr
+
+
+def test_revoking_an_unknown_key_fails_clearly() -> None:
+    result = fleetbed("admin", "revoke-key", "0" * 16)
+    assert result.returncode == 2
+    assert "not found" in result.stderr
+
+
+def test_duplicate_provider_name_fails_clearly(provider: str) -> None:
+    name = fetchval("SELECT name FROM providers WHERE provider_id = $1", uuid.UUID(provider))
+    again = fleetbed("admin", "create-provider", "--name", name)
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
+
+
+def test_openapi_check_passes_on_the_committed_file() -> None:
+    assert fleetbed("openapi", "--check").returncode == 0
