@@ -15,7 +15,7 @@ export FLEETBED_DATABASE_URL FLEETBED_REDIS_URL FLEETBED_TEST_DATABASE_URL FLEET
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bootstrap bootstrap-test lint typecheck unit openapi clean
+.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'

@@ -3,6 +3,7 @@
 import asyncio
 from logging.config import fileConfig
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -24,15 +25,26 @@ def _include_object(obj: object, name: str | None, type_: str, *_: object) -> bo
     return not (type_ == "table" and name in {"spatial_ref_sys"})
 
 
+# Any fixed number; it only has to be the same in every fleetbed process.
+MIGRATION_LOCK_ID = 0x666C6565
+
+
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        include_object=_include_object,
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    # Containers starting together would race on the same migration; one waits for the other.
+    connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    connection.commit()
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            include_object=_include_object,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        connection.commit()
 
 
 async def _run_online() -> None:

@@ -45,6 +45,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=1,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     return 0
 

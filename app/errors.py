@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.auth.authenticator import UnsupportedGrant
 from app.core.errors import (
     BulkAlreadyRegistered,
     BulkRejected,
@@ -27,7 +28,6 @@ from app.core.errors import (
     Unauthenticated,
 )
 from app.mds_media import MDS_CONTENT_TYPE, UnsupportedVersion
-from app.routers.auth import UnsupportedGrant
 
 # Most specific first: the first class in an error's MRO that is listed wins.
 STATUS: dict[type[DomainError], int] = {

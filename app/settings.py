@@ -44,5 +44,9 @@ class Settings(BaseSettings):
     city_timezone: str = "Europe/Stockholm"
     log_level: str = "INFO"
     log_json: bool = True
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-* headers are trusted (comma-separated, or *).",
+    )
     auth: AuthSettings = AuthSettings()
     api: ApiSettings = ApiSettings()

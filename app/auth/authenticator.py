@@ -1,36 +1,49 @@
 """Resolve a bearer credential (API key or JWT) to a principal."""
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.tokens import TokenClaims, TokenConfig, issue_token, read_token
 from app.core.auth import Principal, Scope
-from app.core.errors import Unauthenticated
+from app.core.errors import DomainError, Unauthenticated
 from fleet.tenancy.keys import parse_key, secret_matches
 from fleet.tenancy.service import StoredKey, load_key
 
 
+class UnsupportedGrant(DomainError):
+    """Only the OAuth2 client-credentials grant is offered."""
+
+
 @dataclass
 class KeyCache:
-    """A short-lived per-process cache of key lookups; its TTL bounds revocation delay."""
+    """A short-lived, bounded per-process cache of found keys; its TTL bounds revocation delay.
+
+    Unknown key ids are not cached, so a flood of made-up keys cannot fill it.
+    """
 
     ttl_s: float
-    _entries: dict[str, tuple[float, StoredKey | None]] = field(default_factory=dict)
+    max_entries: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, tuple[float, StoredKey]] = field(default_factory=dict)
 
-    def get(self, key_id: str) -> tuple[bool, StoredKey | None]:
-        """(hit, value) for `key_id`."""
+    def get(self, key_id: str) -> StoredKey | None:
+        """The cached key, unless absent or expired."""
         entry = self._entries.get(key_id)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
+        if entry is None or entry[0] < self.clock():
+            return None
+        return entry[1]
 
-    def put(self, key_id: str, value: StoredKey | None) -> None:
-        """Remember a lookup result."""
-        if self.ttl_s > 0:
-            self._entries[key_id] = (time.monotonic() + self.ttl_s, value)
+    def put(self, stored: StoredKey) -> None:
+        """Remember a found key, dropping the oldest entry when full."""
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[stored.key_id] = (self.clock() + self.ttl_s, stored)
 
 
 @dataclass
@@ -42,11 +55,12 @@ class Authenticator:
     cache: KeyCache
 
     async def _stored(self, key_id: str) -> StoredKey | None:
-        hit, stored = self.cache.get(key_id)
-        if not hit:
+        stored = self.cache.get(key_id)
+        if stored is None:
             async with self.sessionmaker() as session:
                 stored = await load_key(session, key_id)
-            self.cache.put(key_id, stored)
+            if stored is not None:
+                self.cache.put(stored)
         return stored
 
     async def from_key(self, raw: str) -> Principal:
@@ -73,13 +87,9 @@ class Authenticator:
         if stored is None or stored.revoked:
             raise Unauthenticated("the key behind this token is revoked")
         principal = stored.principal()
-        return Principal(
-            key_id=principal.key_id,
-            role=principal.role,
-            scopes=principal.scopes & frozenset(Scope(s) for s in claims.scopes if s in _SCOPES),
-            provider_id=principal.provider_id,
-            mode=principal.mode,
-        )
+        # The token may narrow the key's rights, never widen them.
+        granted = frozenset(Scope(s) for s in claims.scopes if s in _SCOPES)
+        return replace(principal, scopes=principal.scopes & granted)
 
     async def issue(self, client_id: str, client_secret: str) -> tuple[str, Principal]:
         """OAuth2 client credentials: the key id and the key itself."""

@@ -7,14 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
-from app.auth.authenticator import Authenticator
-from app.core.errors import DomainError, Unauthenticated
+from app.auth.authenticator import Authenticator, UnsupportedGrant
+from app.core.errors import Unauthenticated
 
 router = APIRouter(tags=["auth"])
-
-
-class UnsupportedGrant(DomainError):
-    """Only the client-credentials grant is offered."""
 
 
 class TokenResponse(BaseModel):
