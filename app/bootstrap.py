@@ -85,17 +85,12 @@ async def ensure_postgres(url: URL) -> None:
     raise BootstrapError("PostgreSQL did not come up; see its log under /var/log/postgresql.")
 
 
-async def postgis_missing(url: URL) -> str | None:
-    """Name of the Debian package that would bring PostGIS, or None when it is available."""
+async def _server_major(url: URL) -> int:
     conn = await _connect(url, "postgres")
     try:
-        available = await conn.fetchval(
-            "SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'"
-        )
-        major = int(await conn.fetchval("SHOW server_version_num")) // 10000
+        return int(await conn.fetchval("SHOW server_version_num")) // 10000
     finally:
         await conn.close()
-    return None if available else f"postgresql-{major}-postgis-3"
 
 
 def install_postgis(url: URL, package: str) -> None:
@@ -109,7 +104,7 @@ def install_postgis(url: URL, package: str) -> None:
 
 
 async def ensure_database(url: URL) -> None:
-    """The database exists and has PostGIS enabled."""
+    """The database exists."""
     name = url.database or "fleetbed"
     conn = await _connect(url, "postgres")
     try:
@@ -120,15 +115,33 @@ async def ensure_database(url: URL) -> None:
             await conn.execute(f"CREATE DATABASE {quoted}")
     finally:
         await conn.close()
-    conn = await _connect(url, name)
+
+
+async def enable_postgis(url: URL) -> bool:
+    """Enable PostGIS in the database and call into it; False when the server lacks it."""
+    conn = await _connect(url, url.database or "fleetbed")
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        # The extension's control file can outlive its library; only a call proves both.
+        await conn.fetchval("SELECT postgis_lib_version()")
     except asyncpg.InsufficientPrivilegeError as exc:
         raise BootstrapError(
-            f"cannot enable PostGIS in {name}; ask a superuser to run CREATE EXTENSION postgis."
+            "cannot enable PostGIS; ask a superuser to run CREATE EXTENSION postgis."
         ) from exc
+    except asyncpg.PostgresError:
+        return False
     finally:
         await conn.close()
+    return True
+
+
+def ensure_postgis(url: URL) -> None:
+    """PostGIS works in the database, installed from Debian's packages when it must be."""
+    if asyncio.run(enable_postgis(url)):
+        return
+    install_postgis(url, f"postgresql-{asyncio.run(_server_major(url))}-postgis-3")
+    if not asyncio.run(enable_postgis(url)):
+        raise BootstrapError("PostGIS was installed but cannot be enabled; see the server log.")
 
 
 def _redis_reachable(redis_url: str) -> bool:
@@ -182,10 +195,8 @@ def bootstrap(settings: Settings) -> int:
     url = make_url(settings.database_url)
     try:
         asyncio.run(ensure_postgres(url))
-        package = asyncio.run(postgis_missing(url))
-        if package is not None:
-            install_postgis(url, package)
         asyncio.run(ensure_database(url))
+        ensure_postgis(url)
         ensure_redis(settings.redis_url)
         upgrade(settings.database_url)
     except BootstrapError as exc:

@@ -5,15 +5,15 @@ app's sessions join it through savepoints), and against a Redis database of its 
 that is flushed before the test.
 """
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode, Role
@@ -21,12 +21,8 @@ from app.main import create_app
 from app.resources import make_engine
 from app.settings import ApiSettings, AuthSettings, Settings
 from fleet.tenancy.service import create_key, create_provider
-
-TEST_DATABASE_URL = os.environ.get(
-    "FLEETBED_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed_test"
-)
-TEST_REDIS_URL = os.environ.get("FLEETBED_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-MDS_ACCEPT = "application/vnd.mds+json;version=2.0"
+from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.sql import fetchval
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -142,3 +138,15 @@ def tenant(session: AsyncSession) -> TenantFactory:
         return Tenant(provider_id, issued.key_id, issued.key, mode)
 
     return make
+
+
+@pytest.fixture
+def scratch_database_url() -> Iterator[str]:
+    """A fresh database with PostGIS but no schema, dropped afterwards."""
+    name = f"fleetbed_scratch_{uuid.uuid4().hex[:8]}"
+    fetchval(f'CREATE DATABASE "{name}"')
+    fetchval("CREATE EXTENSION IF NOT EXISTS postgis", database=name)
+    try:
+        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        fetchval(f'DROP DATABASE "{name}" WITH (FORCE)')

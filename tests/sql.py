@@ -6,7 +6,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from tests.conftest import TEST_DATABASE_URL
+from tests.config import TEST_DATABASE_URL
 
 
 def _dsn(database: str | None) -> str:

@@ -11,7 +11,8 @@ from app.core.auth import Role
 from app.settings import Settings
 from fleet.tenancy.models import ApiKey
 from fleet.tenancy.service import revoke_key
-from tests.conftest import MDS_ACCEPT, TenantFactory
+from tests.config import MDS_ACCEPT
+from tests.conftest import TenantFactory
 
 VEHICLES = "/mds/agency/vehicles"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.sql import fetchval
 
 FLEETBED = str(Path(sys.executable).with_name("fleetbed"))

@@ -1,6 +1,6 @@
 """Liveness, readiness and metrics."""
 
-from httpx import ASGITransport, AsyncClient
+from httpx import ASGITransport, AsyncClient, Response
 
 from app.main import create_app
 from tests.conftest import make_settings
@@ -21,14 +21,19 @@ async def test_readyz_reports_every_dependency_ready(client: AsyncClient) -> Non
     assert all(check["ok"] for check in body["checks"].values())
 
 
-async def test_readyz_is_503_naming_redis_when_redis_is_down() -> None:
-    # Port 9 (discard) has no Redis on it: a real connection attempt that fails.
-    app = create_app(make_settings(redis_url="redis://127.0.0.1:9/0"))
+async def readyz_with(**overrides: object) -> Response:
+    """/readyz of an app whose settings differ from the suite's by `overrides`."""
+    app = create_app(make_settings(**overrides))
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
     ):
-        response = await http.get("/readyz")
+        return await http.get("/readyz")
+
+
+async def test_readyz_is_503_naming_redis_when_redis_is_down() -> None:
+    # Nothing listens on port 9: a real connection attempt that fails.
+    response = await readyz_with(redis_url="redis://127.0.0.1:9/0")
     body = response.json()
     assert response.status_code == 503
     assert body["failing"] == ["redis"]
@@ -36,14 +41,20 @@ async def test_readyz_is_503_naming_redis_when_redis_is_down() -> None:
 
 
 async def test_readyz_is_503_naming_postgresql_when_it_is_unreachable() -> None:
-    app = create_app(make_settings(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/x"))
-    async with (
-        app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
-    ):
-        response = await http.get("/readyz")
+    response = await readyz_with(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/x")
     assert response.status_code == 503
     assert response.json()["failing"] == ["postgresql"]
+
+
+async def test_readyz_is_503_naming_migrations_when_the_schema_is_behind(
+    scratch_database_url: str,
+) -> None:
+    # A database with PostGIS but no migrations applied.
+    response = await readyz_with(database_url=scratch_database_url)
+    body = response.json()
+    assert response.status_code == 503
+    assert body["failing"] == ["migrations"]
+    assert body["checks"]["postgis"]["ok"] is True
 
 
 async def test_metrics_count_requests_by_route_template_and_status(client: AsyncClient) -> None:

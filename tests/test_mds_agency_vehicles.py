@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
 from fleet.vehicles.models import Vehicle
-from tests.conftest import MDS_ACCEPT, Tenant, TenantFactory
+from tests.config import MDS_ACCEPT
+from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator, response_validator
 
 VEHICLES = "/mds/agency/vehicles"

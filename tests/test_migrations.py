@@ -1,33 +1,15 @@
 """Alembic: the schema round-trips and matches the models."""
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.migrations import downgrade, head_revision, upgrade
 from app.models import metadata
-from tests.conftest import TEST_DATABASE_URL
-from tests.sql import fetchval
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """A fresh database with PostGIS, dropped afterwards."""
-    name = f"fleetbed_scratch_{uuid.uuid4().hex[:8]}"
-    fetchval(f'CREATE DATABASE "{name}"')
-    fetchval("CREATE EXTENSION IF NOT EXISTS postgis", database=name)
-    try:
-        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        fetchval(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _ours(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
@@ -49,12 +31,12 @@ async def _schema_diff(url: str) -> list[Any]:
         await engine.dispose()
 
 
-def test_downgrade_to_base_then_upgrade_to_head(scratch_database: str) -> None:
-    upgrade(scratch_database)
-    downgrade(scratch_database, "base")
-    assert asyncio.run(_schema_diff(scratch_database)) != []
-    upgrade(scratch_database)
-    assert asyncio.run(_schema_diff(scratch_database)) == []
+def test_downgrade_to_base_then_upgrade_to_head(scratch_database_url: str) -> None:
+    upgrade(scratch_database_url)
+    downgrade(scratch_database_url, "base")
+    assert asyncio.run(_schema_diff(scratch_database_url)) != []
+    upgrade(scratch_database_url)
+    assert asyncio.run(_schema_diff(scratch_database_url)) == []
 
 
 def test_head_revision_is_known() -> None:
