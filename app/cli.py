@@ -17,18 +17,20 @@ from app.settings import Settings
 T = TypeVar("T")
 
 
+async def _in_transaction_async(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    engine = make_engine(settings)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
 def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one committed transaction."""
-
-    async def run() -> T:
-        engine = make_engine(settings)
-        try:
-            async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return asyncio.run(_in_transaction_async(settings, work))
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,6 +111,52 @@ def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _rebuild_hotstate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.resources import make_redis
+    from fleet.live.rebuild import rebuild_all
+    from telemetry.hotstate.store import HotState
+
+    async def run() -> dict[uuid.UUID, int]:
+        redis = make_redis(settings)
+        try:
+
+            async def work(session: AsyncSession) -> dict[uuid.UUID, int]:
+                hot = HotState(redis)
+                rebuilt = await rebuild_all(session, hot)
+                await hot.mark_intact()
+                return rebuilt
+
+            return await _in_transaction_async(settings, work)
+        finally:
+            await redis.aclose()
+
+    rebuilt = asyncio.run(run())
+    print(f"rebuilt the live state of {sum(rebuilt.values())} vehicles of {len(rebuilt)} providers")
+    return 0
+
+
+def _maintain(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from fleet.maintenance import PartitionPolicy, maintain_partitions
+
+    policy = PartitionPolicy(
+        settings.telemetry.partition_days_ahead, settings.telemetry.retention_days
+    )
+
+    async def run() -> tuple[list[object], list[object]]:
+        engine = make_engine(settings)
+        try:
+            created, dropped = await maintain_partitions(engine, policy, datetime.now(UTC).date())
+            return list(created), list(dropped)
+        finally:
+            await engine.dispose()
+
+    created, dropped = asyncio.run(run())
+    print(f"partitions created: {len(created)}, dropped: {len(dropped)}")
+    return 0
+
+
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from app.bootstrap import bootstrap
 
@@ -137,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap", help="make PostgreSQL+PostGIS and Redis ready, create and migrate the DB"
     )
     boot.set_defaults(handler=_bootstrap)
+
+    hotstate = commands.add_parser("hotstate", help="the Redis live state").add_subparsers(
+        dest="hotstate_command", required=True
+    )
+    hotstate.add_parser(
+        "rebuild", help="rebuild the live state in Redis from PostgreSQL"
+    ).set_defaults(handler=_rebuild_hotstate)
+
+    telemetry = commands.add_parser("telemetry", help="telemetry history").add_subparsers(
+        dest="telemetry_command", required=True
+    )
+    telemetry.add_parser(
+        "maintain", help="create upcoming daily partitions and drop expired ones"
+    ).set_defaults(handler=_maintain)
 
     admin = commands.add_parser("admin", help="providers and keys").add_subparsers(
         dest="admin_command", required=True

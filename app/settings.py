@@ -31,6 +31,35 @@ class ApiSettings(BaseModel):
     max_vehicle_batch: int = Field(default=1000, ge=1)
 
 
+class TelemetrySettings(BaseModel):
+    """Ingest limits and history retention."""
+
+    max_batch: int = Field(default=5000, ge=1, description="Most points in one request.")
+    max_future_skew_s: int = Field(
+        default=300, ge=0, description="How far in the future a timestamp may lie."
+    )
+    partition_days_ahead: int = Field(default=3, ge=1, le=60)
+    retention_days: int | None = Field(
+        default=90,
+        ge=1,
+        description="Daily history partitions older than this are dropped; None keeps all.",
+    )
+    maintenance_interval_s: float = Field(
+        default=3600, gt=0, description="How often partitions are made ahead and expired."
+    )
+
+
+class HotStateSettings(BaseModel):
+    """The Redis live state."""
+
+    catchup_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a process checks whether Redis lost the live state and "
+        "rebuilds it from PostgreSQL; 0 turns background upkeep off.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -50,3 +79,5 @@ class Settings(BaseSettings):
     )
     auth: AuthSettings = AuthSettings()
     api: ApiSettings = ApiSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    hotstate: HotStateSettings = HotStateSettings()

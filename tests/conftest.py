@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from app.core.auth import Mode, Role
 from app.main import create_app
 from app.resources import make_engine
-from app.settings import ApiSettings, AuthSettings, Settings
+from app.settings import ApiSettings, AuthSettings, HotStateSettings, Settings
 from fleet.tenancy.service import create_key, create_provider
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.sql import fetchval
@@ -33,6 +33,8 @@ def make_settings(**overrides: object) -> Settings:
         "db_pool_size": 2,
         "auth": AuthSettings(jwt_secret="test-signing-key-" + "x" * 32, key_cache_ttl_s=0),
         "api": ApiSettings(default_page_size=50, max_page_size=200, max_vehicle_batch=100),
+        # Tests drive upkeep themselves; a background rebuild would race with them.
+        "hotstate": HotStateSettings(catchup_interval_s=0),
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -66,3 +66,9 @@ class Principal:
     def has(self, scope: Scope) -> bool:
         """Whether this principal holds `scope`."""
         return scope in self.scopes
+
+    def acting_for(self) -> tuple[uuid.UUID, Mode]:
+        """The provider (and its mode) a provider-bound principal acts for."""
+        if self.provider_id is None or self.mode is None:
+            raise ValueError(f"key {self.key_id} is not bound to a provider")
+        return self.provider_id, self.mode

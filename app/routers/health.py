@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import get_resources
-from app.readiness import check_all
+from app.readiness import Check, check_all
 
 router = APIRouter(tags=["operations"])
 
@@ -27,6 +27,8 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """200 when every dependency is ready, else 503 naming the failing ones."""
     checks = await check_all(get_resources(request))
+    if request.app.state.live.stale:
+        checks.append(Check("hotstate", False, "missed updates; rebuild pending"))
     failing = [c.name for c in checks if not c.ok]
     body: dict[str, Any] = {
         "status": "degraded" if failing else "ready",

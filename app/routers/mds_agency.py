@@ -1,5 +1,6 @@
-"""MDS Agency 2.0: the vehicle registry."""
+"""MDS Agency 2.0: vehicles, vehicle status, telemetry and events."""
 
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -9,9 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from app.core.auth import Principal, Scope
 from app.core.errors import InvalidInput, PayloadTooLarge
 from app.core.mds import UUID_PATTERN
-from app.deps import SessionDep, get_settings, require
+from app.core.mds_batch import BatchLimits
+from app.deps import SessionDep, get_resources, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from fleet.vehicles import service as vehicles
+from fleet.vehicles import status
 
 router = APIRouter(
     prefix="/mds/agency",
@@ -22,6 +25,8 @@ router = APIRouter(
 
 Writer = Annotated[Principal, Depends(require(Scope.VEHICLES_WRITE, provider_bound=True))]
 Reader = Annotated[Principal, Depends(require(Scope.VEHICLES_READ, provider_bound=True))]
+TelemetryWriter = Annotated[Principal, Depends(require(Scope.TELEMETRY_WRITE, provider_bound=True))]
+EventWriter = Annotated[Principal, Depends(require(Scope.EVENTS_WRITE, provider_bound=True))]
 DeviceId = Annotated[str, Path(pattern=UUID_PATTERN, description="A lowercase UUID.")]
 
 _VEHICLE_BATCH_BODY: dict[str, Any] = {
@@ -72,10 +77,9 @@ async def register_vehicles(
 ) -> MdsResponse:
     """Register a batch; all or nothing (400 bad items, 409 already registered)."""
     items = await _batch(request)
-    assert principal.provider_id is not None
-    assert principal.mode is not None
+    provider_id, mode = principal.acting_for()
     count = await vehicles.register_vehicles(
-        session, provider_id=principal.provider_id, mode=principal.mode, items=items
+        session, provider_id=provider_id, mode=mode, items=items
     )
     return MdsResponse(_bulk(count, len(items)), status_code=201)
 
@@ -89,11 +93,8 @@ async def register_vehicles(
 async def update_vehicles(request: Request, session: SessionDep, principal: Writer) -> MdsResponse:
     """Replace registered vehicles' records; all or nothing (404 for unknown devices)."""
     items = await _batch(request)
-    assert principal.provider_id is not None
-    assert principal.mode is not None
-    count = await vehicles.update_vehicles(
-        session, provider_id=principal.provider_id, mode=principal.mode, items=items
-    )
+    provider_id, mode = principal.acting_for()
+    count = await vehicles.update_vehicles(session, provider_id=provider_id, mode=mode, items=items)
     return MdsResponse(_bulk(count, len(items)))
 
 
@@ -121,15 +122,55 @@ async def list_vehicles(
     """The caller's fleet in device-id order, paginated with JSON:API `links`."""
     api = get_settings(request).api
     size = min(limit or api.default_page_size, api.max_page_size)
-    assert principal.provider_id is not None
-    page = await vehicles.list_vehicles(
-        session, provider_id=principal.provider_id, limit=size, after=after
-    )
+    provider_id, _ = principal.acting_for()
+    page = await vehicles.list_vehicles(session, provider_id=provider_id, limit=size, after=after)
     links = {
         "first": _page_url(request, size, None),
         "next": _page_url(request, size, page.next_after) if page.next_after else None,
     }
     return MdsResponse(mds_body(vehicles=page.records, links=links))
+
+
+@router.get(
+    "/vehicles/status",
+    operation_id="mds_agency_list_vehicle_status",
+    summary="Last event and telemetry of the caller's vehicles",
+)
+async def list_vehicle_status(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
+    after: Annotated[
+        uuid.UUID | None, Query(description="Cursor: the last device_id of the previous page.")
+    ] = None,
+) -> MdsResponse:
+    """Vehicles that have both an event and a telemetry point, in device-id order."""
+    api = get_settings(request).api
+    size = min(limit or api.default_page_size, api.max_page_size)
+    provider_id, _ = principal.acting_for()
+    page = await status.list_statuses(session, provider_id=provider_id, limit=size, after=after)
+    links = {
+        "first": _page_url(request, size, None),
+        "next": _page_url(request, size, page.next_after) if page.next_after else None,
+    }
+    return MdsResponse(mds_body(vehicles_status=page.records, links=links))
+
+
+@router.get(
+    "/vehicles/status/{device_id}",
+    operation_id="mds_agency_get_vehicle_status",
+    summary="Last event and telemetry of one of the caller's vehicles",
+)
+async def get_vehicle_status(
+    session: SessionDep, principal: Reader, device_id: DeviceId
+) -> MdsResponse:
+    """404 for unknown devices, other providers' devices and devices with no status yet."""
+    provider_id, _ = principal.acting_for()
+    record = await status.get_status(
+        session, provider_id=provider_id, device_id=uuid.UUID(device_id)
+    )
+    return MdsResponse(mds_body(vehicles_status=[record]))
 
 
 @router.get(
@@ -139,8 +180,67 @@ async def list_vehicles(
 )
 async def get_vehicle(session: SessionDep, principal: Reader, device_id: DeviceId) -> MdsResponse:
     """A one-item `vehicles` array; 404 for unknown devices and other providers' devices."""
-    assert principal.provider_id is not None
+    provider_id, _ = principal.acting_for()
     record = await vehicles.get_vehicle(
-        session, provider_id=principal.provider_id, device_id=uuid.UUID(device_id)
+        session, provider_id=provider_id, device_id=uuid.UUID(device_id)
     )
     return MdsResponse(mds_body(vehicles=[record]))
+
+
+def _limits(request: Request, max_items: int) -> BatchLimits:
+    skew = get_settings(request).telemetry.max_future_skew_s
+    return BatchLimits(
+        now_ms=int(time.time() * 1000), max_future_ms=skew * 1000, max_items=max_items
+    )
+
+
+def _array_body(description: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "description": description}}
+            },
+        }
+    }
+
+
+@router.post(
+    "/telemetry",
+    operation_id="mds_agency_post_telemetry",
+    summary="Post telemetry of the caller's vehicles",
+    status_code=201,
+    openapi_extra=_array_body("MDS Telemetry points; all are stored or none."),
+)
+async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsResponse:
+    """Stored durably before the 201; replays are accepted and stored once."""
+    provider_id, _ = principal.acting_for()
+    limit = get_settings(request).telemetry.max_batch
+    result = await request.app.state.telemetry_ingest.ingest(
+        get_resources(request).sessionmaker,
+        provider_id=provider_id,
+        body=await request.body(),
+        limits=_limits(request, limit),
+    )
+    return MdsResponse(_bulk(result.total, result.total), status_code=201)
+
+
+@router.post(
+    "/events",
+    operation_id="mds_agency_post_events",
+    summary="Post events of the caller's vehicles",
+    status_code=201,
+    openapi_extra=_array_body("MDS Events; all are stored or none."),
+)
+async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
+    """Checked against the provider's mode state machine; stored durably before the 201."""
+    provider_id, mode = principal.acting_for()
+    limit = get_settings(request).telemetry.max_batch
+    total = await request.app.state.event_ingest.ingest(
+        get_resources(request).sessionmaker,
+        provider_id=provider_id,
+        mode=mode,
+        body=await request.body(),
+        limits=_limits(request, limit),
+    )
+    return MdsResponse(_bulk(total, total), status_code=201)

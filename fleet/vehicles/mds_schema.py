@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     AfterValidator,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -22,7 +21,8 @@ from typing_extensions import TypedDict
 
 from app.core.auth import Mode
 from app.core.errors import BulkFailure
-from app.core.mds import UUID_PATTERN, PropulsionType, VehicleType
+from app.core.mds import PropulsionType, VehicleType
+from app.core.mds_types import FORBID_EXTRA, MdsString, MdsUuid, PositiveInt, failures_from_error
 
 
 def _iso_date(value: str) -> str:
@@ -33,16 +33,11 @@ def _iso_date(value: str) -> str:
     return value
 
 
-MdsUuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN)]
-MdsString = Annotated[StrictStr, Field(max_length=255)]
-PositiveInt = Annotated[StrictInt, Field(ge=0)]
 Year = Annotated[StrictInt, Field(ge=1970)]
 IsoDate = Annotated[StrictStr, AfterValidator(_iso_date)]
 
-_FORBID = ConfigDict(extra="forbid")
 
-
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class MicromobilityAttributes(TypedDict):
     """`vehicle_attributes` of the micromobility mode."""
 
@@ -51,7 +46,7 @@ class MicromobilityAttributes(TypedDict):
     model: NotRequired[MdsString]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class PassengerServicesAttributes(MicromobilityAttributes):
     """`vehicle_attributes` of the passenger-services mode."""
 
@@ -62,7 +57,7 @@ class PassengerServicesAttributes(MicromobilityAttributes):
     inspection_date: NotRequired[IsoDate]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class CarShareAttributes(TypedDict):
     """`vehicle_attributes` of the car-share mode."""
 
@@ -92,7 +87,7 @@ class CarShareAttributes(TypedDict):
     navigation: NotRequired[StrictBool]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class DeliveryRobotAttributes(MicromobilityAttributes):
     """`vehicle_attributes` of the delivery-robots mode."""
 
@@ -109,7 +104,7 @@ class DeliveryRobotAttributes(MicromobilityAttributes):
     storage_capacity: NotRequired[PositiveInt]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class DeliveryRobotAccessibility(TypedDict):
     """`accessibility_attributes` of the delivery-robots mode."""
 
@@ -129,7 +124,7 @@ Adaptive = Annotated[list[Literal["adaptive"]], AfterValidator(_unique)]
 Wheelchair = Annotated[list[Literal["wheelchair_accessible"]], AfterValidator(_unique)]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class _VehicleCommon(TypedDict):
     device_id: MdsUuid
     provider_id: MdsUuid
@@ -142,7 +137,7 @@ class _VehicleCommon(TypedDict):
     maximum_speed: NotRequired[PositiveInt]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class MicromobilityVehicle(_VehicleCommon):
     """An MDS Vehicle of the micromobility mode."""
 
@@ -150,7 +145,7 @@ class MicromobilityVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[Adaptive]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class PassengerServicesVehicle(_VehicleCommon):
     """An MDS Vehicle of the passenger-services mode."""
 
@@ -158,7 +153,7 @@ class PassengerServicesVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[Wheelchair]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class CarShareVehicle(_VehicleCommon):
     """An MDS Vehicle of the car-share mode."""
 
@@ -166,7 +161,7 @@ class CarShareVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[Wheelchair]
 
 
-@with_config(_FORBID)
+@with_config(FORBID_EXTRA)
 class DeliveryRobotVehicle(_VehicleCommon):
     """An MDS Vehicle of the delivery-robots mode."""
 
@@ -180,33 +175,6 @@ VEHICLE_ADAPTERS: dict[Mode, TypeAdapter[Any]] = {
     Mode.CAR_SHARE: TypeAdapter(CarShareVehicle),
     Mode.DELIVERY_ROBOTS: TypeAdapter(DeliveryRobotVehicle),
 }
-
-
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "item"
-
-
-def failures_from_error(item: Any, error: ValidationError) -> list[BulkFailure]:
-    """MDS failures for one item: missing fields and bad fields reported apart."""
-    missing: list[str] = []
-    bad: list[str] = []
-    messages: list[str] = []
-    for detail in error.errors(include_url=False):
-        name = _field(detail["loc"])
-        if detail["type"] == "missing":
-            missing.append(name)
-        else:
-            bad.append(name)
-            messages.append(f"{name}: {detail['msg']}")
-    failures = []
-    if missing:
-        failures.append(
-            BulkFailure(item, "missing_param", "A required parameter is missing", missing)
-        )
-    if bad:
-        description = "A validation error occurred: " + "; ".join(messages)
-        failures.append(BulkFailure(item, "bad_param", description, sorted(set(bad))))
-    return failures
 
 
 def validate_vehicles(

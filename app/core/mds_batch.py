@@ -1,0 +1,126 @@
+"""Validation of MDS bulk bodies: one pydantic-core pass on the fast path, item by item
+only when something fails, so that every bad item is reported with all its bad fields."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from app.core.errors import BulkFailure
+from app.core.mds_types import failures_from_error
+
+T = TypeVar("T")
+
+
+class NotAnArray(ValueError):
+    """The body is not a non-empty JSON array."""
+
+
+class TooMany(ValueError):
+    """The batch holds more items than allowed."""
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """Context a validator needs: the clock, the future skew allowed, the batch limit."""
+
+    now_ms: int
+    max_future_ms: int
+    max_items: int
+
+    @property
+    def latest_ms(self) -> int:
+        """The newest timestamp accepted."""
+        return self.now_ms + self.max_future_ms
+
+
+@dataclass(frozen=True)
+class ParsedBatch(Generic[T]):
+    """A validated batch: the items when nothing failed, else the failures."""
+
+    total: int
+    items: list[T]
+    failures: list[BulkFailure]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A field that a context check found wrong, or missing."""
+
+    field: str
+    message: str
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class BatchSchema(Generic[T]):
+    """How to validate one kind of MDS item, alone and as a whole array."""
+
+    item: TypeAdapter[T]
+    array: TypeAdapter[list[T]]
+    # Checks that need context (clock, provider, mode).
+    context: Callable[[T, BatchLimits], list[Problem]]
+
+
+def common_problems(item: Any, provider_id: str, limits: BatchLimits) -> list[Problem]:
+    """Checks every provider-pushed MDS item needs: whose it is, and not from the future."""
+    problems = []
+    if item["provider_id"] != provider_id:
+        problems.append(Problem("provider_id", "provider_id is not the authenticated provider's"))
+    if item["timestamp"] > limits.latest_ms:
+        problems.append(Problem("timestamp", "timestamp lies further ahead than the allowed skew"))
+    return problems
+
+
+def _check_size(count: int, limits: BatchLimits) -> None:
+    if count == 0:
+        raise NotAnArray("body must be a non-empty JSON array")
+    if count > limits.max_items:
+        raise TooMany(f"{count} items sent; at most {limits.max_items} per request")
+
+
+def _decode(body: bytes) -> list[Any]:
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise NotAnArray(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(decoded, list):
+        raise NotAnArray("body must be a non-empty JSON array")
+    return decoded
+
+
+def context_failures(item: Any, problems: list[Problem]) -> list[BulkFailure]:
+    """Failures for the problems a context check found: missing and bad fields apart."""
+    failures = []
+    for missing, error, lead in (
+        (True, "missing_param", "A required parameter is missing: "),
+        (False, "bad_param", "A validation error occurred: "),
+    ):
+        found = [p for p in problems if p.missing is missing]
+        if found:
+            description = lead + "; ".join(p.message for p in found)
+            failures.append(BulkFailure(dict(item), error, description, [p.field for p in found]))
+    return failures
+
+
+def parse_batch(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> ParsedBatch[T]:
+    """Validate a bulk body; items are returned only if none fails."""
+    try:
+        items = schema.array.validate_json(body)
+    except ValidationError:
+        raw = _decode(body)
+        _check_size(len(raw), limits)
+        failures: list[BulkFailure] = []
+        for entry in raw:
+            try:
+                item = schema.item.validate_python(entry)
+            except ValidationError as exc:
+                failures.extend(failures_from_error(entry, exc))
+            else:
+                failures.extend(context_failures(item, schema.context(item, limits)))
+        return ParsedBatch(len(raw), [], failures)
+    _check_size(len(items), limits)
+    failures = [f for item in items for f in context_failures(item, schema.context(item, limits))]
+    return ParsedBatch(len(items), [] if failures else items, failures)

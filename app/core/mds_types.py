@@ -1,0 +1,56 @@
+"""Pydantic building blocks for MDS payloads, shared by every validator."""
+
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from app.core.errors import BulkFailure
+from app.core.mds import UUID_PATTERN
+
+# 2018-01-01T00:00:00Z: MDS timestamps are integer milliseconds not before this.
+MIN_TIMESTAMP_MS = 1_514_764_800_000
+
+FORBID_EXTRA = ConfigDict(extra="forbid")
+
+MdsUuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN)]
+MdsString = Annotated[StrictStr, Field(max_length=255)]
+PositiveInt = Annotated[StrictInt, Field(ge=0)]
+Percent = Annotated[StrictInt, Field(ge=0, le=100)]
+TimestampMs = Annotated[StrictInt, Field(ge=MIN_TIMESTAMP_MS)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+Latitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90, le=90)]
+Longitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-180, le=180)]
+UuidList = Annotated[list[MdsUuid], Field(min_length=1)]
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "item"
+
+
+def failures_from_errors(item: Any, errors: list[Any]) -> list[BulkFailure]:
+    """MDS failures for one item from pydantic error dicts: missing and bad fields apart."""
+    missing: list[str] = []
+    bad: list[str] = []
+    messages: list[str] = []
+    for detail in errors:
+        name = _field(tuple(detail["loc"]))
+        if detail["type"] == "missing":
+            missing.append(name)
+        else:
+            bad.append(name)
+            messages.append(f"{name}: {detail['msg']}")
+    failures = []
+    if missing:
+        failures.append(
+            BulkFailure(item, "missing_param", "A required parameter is missing", missing)
+        )
+    if bad:
+        description = "A validation error occurred: " + "; ".join(messages)
+        failures.append(BulkFailure(item, "bad_param", description, sorted(set(bad))))
+    return failures
+
+
+def failures_from_error(item: Any, error: ValidationError) -> list[BulkFailure]:
+    """MDS failures for one item validated on its own."""
+    return failures_from_errors(item, error.errors(include_url=False))

@@ -1,0 +1,1 @@
+"""MDS events: validation, state machines, storage."""

@@ -1,0 +1,1 @@
+"""The Agency ingest pipelines: validate, check ownership, store durably, update live state."""

@@ -1,0 +1,171 @@
+"""POST /mds/agency/events: mode-checked, all or nothing, idempotent by event_id."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.auth import Mode
+from app.core.errors import (
+    BulkFailure,
+    BulkRejected,
+    BulkUnregistered,
+    InvalidInput,
+    PayloadTooLarge,
+)
+from app.core.mds_batch import BatchLimits, NotAnArray, TooMany, parse_batch
+from fleet.events.models import VehicleEvent
+from fleet.events.schema import Event, event_schema
+from fleet.events.state_machines import STATE_MACHINES, StateMachine
+from fleet.ingest.live import LiveFeed
+from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
+from telemetry.hotstate.store import StateUpdate
+
+_STORED_PRIOR = text(
+    """
+    SELECT q.idx, e.vehicle_state,
+           (extract(epoch FROM e.occurred_at) * 1000)::bigint AS ts_ms
+    FROM unnest(CAST(:devices AS uuid[]), CAST(:times AS timestamptz[]), CAST(:idx AS int[]))
+         AS q(device_id, occurred_at, idx)
+    JOIN LATERAL (
+        SELECT vehicle_state, occurred_at FROM events
+        WHERE device_id = q.device_id AND occurred_at < q.occurred_at
+        ORDER BY occurred_at DESC, seq DESC LIMIT 1
+    ) e ON true
+    """
+)
+
+
+def _when(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC)
+
+
+def prior_states(events: Sequence[Event], stored: dict[int, tuple[str, int]]) -> list[str | None]:
+    """The state each event starts from: the newest earlier event, stored or in the batch.
+
+    `stored` maps an event's index to the newest stored earlier (state, timestamp).
+    """
+    by_device: dict[str, list[int]] = {}
+    for i, event in enumerate(events):
+        by_device.setdefault(event["device_id"], []).append(i)
+    priors: list[str | None] = [None] * len(events)
+    for indices in by_device.values():
+        for i in indices:
+            best = stored.get(i)
+            for j in indices:
+                ts = events[j]["timestamp"]
+                if ts < events[i]["timestamp"] and (best is None or ts >= best[1]):
+                    best = (events[j]["vehicle_state"], ts)
+            priors[i] = best[0] if best else None
+    return priors
+
+
+def anomalies(
+    events: Sequence[Event], priors: Sequence[str | None], machine: StateMachine
+) -> list[bool]:
+    """Whether each event's transition is one its mode's table does not allow."""
+    return [
+        not machine.transition_allowed(prior, e["event_types"], e["vehicle_state"])
+        for e, prior in zip(events, priors, strict=True)
+    ]
+
+
+def newest_states(events: Sequence[Event], infos: dict[str, DeviceInfo]) -> list[StateUpdate]:
+    """The newest event of each device in the batch (later arrival wins a tie)."""
+    newest: dict[str, Event] = {}
+    for event in events:
+        seen = newest.get(event["device_id"])
+        if seen is None or event["timestamp"] >= seen["timestamp"]:
+            newest[event["device_id"]] = event
+    return [
+        StateUpdate(d, e["timestamp"], e["vehicle_state"], infos[d].vehicle_type)
+        for d, e in newest.items()
+    ]
+
+
+def unregistered(
+    events: Sequence[Event], infos: dict[str, DeviceInfo], provider_id: uuid.UUID
+) -> list[BulkFailure]:
+    """Failures for events of devices the provider has not registered."""
+    return [
+        BulkFailure(dict(e), "unregistered", "This device_id is unregistered", ["device_id"])
+        for e in events
+        if (info := infos.get(e["device_id"])) is None or info.provider_id != provider_id
+    ]
+
+
+async def _stored_priors(
+    session: AsyncSession, events: Sequence[Event]
+) -> dict[int, tuple[str, int]]:
+    rows = await session.execute(
+        _STORED_PRIOR,
+        {
+            "devices": [uuid.UUID(e["device_id"]) for e in events],
+            "times": [_when(e["timestamp"]) for e in events],
+            "idx": list(range(len(events))),
+        },
+    )
+    return {row.idx: (row.vehicle_state, int(row.ts_ms)) for row in rows}
+
+
+@dataclass
+class EventIngest:
+    """The events pipeline with its process-wide parts."""
+
+    directory: DeviceDirectory
+    live: LiveFeed
+
+    async def ingest(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        provider_id: uuid.UUID,
+        mode: Mode,
+        body: bytes,
+        limits: BatchLimits,
+    ) -> int:
+        """Validate, store in one transaction, then update live states; returns the count."""
+        machine = STATE_MACHINES[mode]
+        try:
+            parsed = parse_batch(body, event_schema(str(provider_id), machine), limits)
+        except NotAnArray as exc:
+            raise InvalidInput(str(exc), fields=("body",)) from exc
+        except TooMany as exc:
+            raise PayloadTooLarge(str(exc)) from exc
+        if parsed.failures:
+            raise BulkRejected(parsed.total, parsed.failures)
+        events = parsed.items
+        async with sessionmaker.begin() as session:
+            infos = await self.directory.resolve(session, {e["device_id"] for e in events})
+            missing = unregistered(events, infos, provider_id)
+            if missing:
+                raise BulkUnregistered(len(events), missing)
+            flags = anomalies(
+                events, prior_states(events, await _stored_priors(session, events)), machine
+            )
+            await session.execute(
+                insert(VehicleEvent)
+                .values(
+                    [
+                        {
+                            "event_id": uuid.UUID(e["event_id"]),
+                            "device_id": uuid.UUID(e["device_id"]),
+                            "provider_id": provider_id,
+                            "occurred_at": _when(e["timestamp"]),
+                            "vehicle_state": e["vehicle_state"],
+                            "event_types": e["event_types"],
+                            "trip_ids": [uuid.UUID(t) for t in e.get("trip_ids") or []] or None,
+                            "anomaly": flag,
+                            "record": dict(e),
+                        }
+                        for e, flag in zip(events, flags, strict=True)
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=[VehicleEvent.event_id])
+            )
+        await self.live.states(provider_id, newest_states(events, infos))
+        return len(events)

@@ -1,0 +1,1 @@
+"""The live fleet: hot-state rebuilds and operator queries."""

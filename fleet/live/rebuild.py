@@ -1,0 +1,59 @@
+"""Rebuild the Redis hot state from PostgreSQL, the record."""
+
+import uuid
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.tenancy.models import Provider
+from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
+
+# Per registered vehicle: its newest point and its newest event (ties: later arrival).
+_LATEST = text(
+    """
+    SELECT v.device_id, v.vehicle_type,
+           t.ts_ms, t.lat, t.lng, t.battery_percent, t.speed,
+           e.ts_ms AS state_ts_ms, e.vehicle_state
+    FROM vehicles v
+    LEFT JOIN LATERAL (
+        SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
+               lat, lng, battery_percent, speed
+        FROM telemetry WHERE device_id = v.device_id
+        ORDER BY recorded_at DESC LIMIT 1
+    ) t ON true
+    LEFT JOIN LATERAL (
+        SELECT (extract(epoch FROM occurred_at) * 1000)::bigint AS ts_ms, vehicle_state
+        FROM events WHERE device_id = v.device_id
+        ORDER BY occurred_at DESC, seq DESC LIMIT 1
+    ) e ON true
+    WHERE v.provider_id = :provider_id
+    """
+)
+
+
+async def rebuild_provider(session: AsyncSession, hot: HotState, provider_id: uuid.UUID) -> int:
+    """Replace a provider's hot state by what the record says; returns vehicles seen."""
+    rows = (await session.execute(_LATEST, {"provider_id": provider_id})).all()
+    positions = [
+        PositionUpdate(
+            str(r.device_id), r.ts_ms, r.lat, r.lng, r.battery_percent, r.speed, r.vehicle_type
+        )
+        for r in rows
+        if r.ts_ms is not None
+    ]
+    states = [
+        StateUpdate(str(r.device_id), r.state_ts_ms, r.vehicle_state, r.vehicle_type)
+        for r in rows
+        if r.state_ts_ms is not None
+    ]
+    # Updates racing with the rebuild are safe: both paths only move forward in time.
+    await hot.clear(provider_id)
+    await hot.apply_states(provider_id, states)
+    await hot.apply_positions(provider_id, positions)
+    return len(rows)
+
+
+async def rebuild_all(session: AsyncSession, hot: HotState) -> dict[uuid.UUID, int]:
+    """Rebuild every provider's hot state."""
+    providers = (await session.execute(select(Provider.provider_id))).scalars().all()
+    return {p: await rebuild_provider(session, hot, p) for p in providers}

@@ -1,0 +1,1 @@
+"""Live fleet state in Redis: derived from PostgreSQL, rebuildable from it."""

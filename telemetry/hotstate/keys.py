@@ -1,0 +1,43 @@
+"""Every Redis key fleetbed uses. The `{provider_id}` hash tag keeps one provider's keys
+in one Redis Cluster slot, so a batch script touching them stays cluster-safe."""
+
+import uuid
+
+PREFIX = "fb"
+SUPPLY_RESOLUTIONS = (8, 9)
+# Redis GEO cannot index latitudes beyond Web Mercator's limit.
+GEO_MAX_LAT = 85.05112878
+
+
+def _tag(provider_id: uuid.UUID | str) -> str:
+    return f"{PREFIX}:{{{provider_id}}}"
+
+
+def vehicle_key(provider_id: uuid.UUID | str, device_id: uuid.UUID | str) -> str:
+    """Hash of one vehicle's live state."""
+    return f"{_tag(provider_id)}:v:{device_id}"
+
+
+def vehicle_pattern(provider_id: uuid.UUID | str) -> str:
+    """SCAN pattern matching every vehicle hash of a provider."""
+    return f"{_tag(provider_id)}:v:*"
+
+
+def geo_key(provider_id: uuid.UUID | str) -> str:
+    """GEO set of a provider's vehicles by last position."""
+    return f"{_tag(provider_id)}:geo"
+
+
+def supply_key(provider_id: uuid.UUID | str, resolution: int) -> str:
+    """Hash `<h3 cell>|<vehicle type>` -> number of available vehicles there."""
+    return f"{_tag(provider_id)}:supply:r{resolution}"
+
+
+def provider_keys(provider_id: uuid.UUID | str) -> list[str]:
+    """The per-provider keys every hot-state script receives first."""
+    return [geo_key(provider_id), *(supply_key(provider_id, r) for r in SUPPLY_RESOLUTIONS)]
+
+
+def intact_key() -> str:
+    """Set after a full rebuild; its absence means Redis lost the live state."""
+    return f"{PREFIX}:hotstate:intact"

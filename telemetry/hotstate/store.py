@@ -1,0 +1,197 @@
+"""The only module that speaks to Redis about live vehicle state."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import h3.api.basic_int as h3
+from redis.asyncio import Redis
+
+from telemetry.hotstate import keys, scripts
+
+# Keep each script run short: Redis serves nobody else while it runs.
+CHUNK = 1000
+R8, R9 = keys.SUPPLY_RESOLUTIONS
+
+
+@dataclass(frozen=True)
+class PositionUpdate:
+    """A vehicle's reported position at a time."""
+
+    device_id: str
+    ts_ms: int
+    lat: float
+    lng: float
+    battery: int | None
+    speed: float | None
+    vehicle_type: str
+
+
+@dataclass(frozen=True)
+class StateUpdate:
+    """A vehicle's state as of an event."""
+
+    device_id: str
+    ts_ms: int
+    state: str
+    vehicle_type: str
+
+
+@dataclass(frozen=True)
+class LiveVehicle:
+    """What Redis knows about one vehicle now."""
+
+    device_id: str
+    lat: float | None
+    lng: float | None
+    ts_ms: int | None
+    battery: int | None
+    speed: float | None
+    state: str | None
+    state_ts_ms: int | None
+    vehicle_type: str | None
+    cell8: int | None
+
+
+_FIELDS = ("lat", "lng", "ts", "bat", "spd", "st", "sts", "vt", "c8")
+
+
+def _live(device_id: str, values: Sequence[bytes | None]) -> LiveVehicle | None:
+    lat, lng, ts, bat, spd, st, sts, vt, c8 = values
+    if all(v is None for v in values):
+        return None
+    return LiveVehicle(
+        device_id=device_id,
+        lat=float(lat) if lat is not None else None,
+        lng=float(lng) if lng is not None else None,
+        ts_ms=int(ts) if ts is not None else None,
+        battery=int(bat) if bat not in (None, b"") else None,
+        speed=float(spd) if spd not in (None, b"") else None,
+        state=st.decode() if st is not None else None,
+        state_ts_ms=int(sts) if sts is not None else None,
+        vehicle_type=vt.decode() if vt is not None else None,
+        cell8=int(c8) if c8 is not None else None,
+    )
+
+
+def _position_args(update: PositionUpdate) -> list[str | int | float]:
+    return [
+        update.device_id,
+        update.ts_ms,
+        repr(update.lat),
+        repr(update.lng),
+        "" if update.battery is None else update.battery,
+        "" if update.speed is None else repr(update.speed),
+        h3.latlng_to_cell(update.lat, update.lng, R8),
+        h3.latlng_to_cell(update.lat, update.lng, R9),
+        update.vehicle_type,
+    ]
+
+
+class HotState:
+    """Applies updates in batches and answers live queries."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._positions = redis.register_script(scripts.POSITIONS)
+        self._states = redis.register_script(scripts.STATES)
+
+    async def apply_positions(
+        self, provider_id: uuid.UUID | str, updates: Sequence[PositionUpdate]
+    ) -> int:
+        """Move vehicles to newer positions; older ones are ignored. Returns how many moved."""
+        applied = 0
+        for start in range(0, len(updates), CHUNK):
+            chunk = updates[start : start + CHUNK]
+            vehicle_keys = [keys.vehicle_key(provider_id, u.device_id) for u in chunk]
+            args = [arg for u in chunk for arg in _position_args(u)]
+            applied += int(
+                await self._positions(
+                    keys=keys.provider_keys(provider_id) + vehicle_keys, args=args
+                )
+            )
+        return applied
+
+    async def apply_states(
+        self, provider_id: uuid.UUID | str, updates: Sequence[StateUpdate]
+    ) -> int:
+        """Set vehicles' states when the event is not older than the known one."""
+        applied = 0
+        for start in range(0, len(updates), CHUNK):
+            chunk = updates[start : start + CHUNK]
+            vehicle_keys = [keys.vehicle_key(provider_id, u.device_id) for u in chunk]
+            args = [a for u in chunk for a in (u.ts_ms, u.state, u.vehicle_type)]
+            applied += int(
+                await self._states(keys=keys.provider_keys(provider_id) + vehicle_keys, args=args)
+            )
+        return applied
+
+    async def intact(self) -> bool:
+        """False when Redis has lost the state since the last full rebuild."""
+        return bool(await self.redis.exists(keys.intact_key()))
+
+    async def mark_intact(self) -> None:
+        """Record that the state was fully rebuilt."""
+        await self.redis.set(keys.intact_key(), "1")
+
+    async def clear(self, provider_id: uuid.UUID | str) -> None:
+        """Forget everything about a provider (before a rebuild)."""
+        doomed = [k async for k in self.redis.scan_iter(keys.vehicle_pattern(provider_id), 1000)]
+        doomed += keys.provider_keys(provider_id)
+        for start in range(0, len(doomed), CHUNK):
+            await self.redis.delete(*doomed[start : start + CHUNK])
+
+    async def vehicles(
+        self, provider_id: uuid.UUID | str, device_ids: Sequence[str]
+    ) -> list[LiveVehicle | None]:
+        """Live state of the given vehicles, None where Redis knows nothing."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for device_id in device_ids:
+                pipe.hmget(keys.vehicle_key(provider_id, device_id), _FIELDS)
+            rows = await pipe.execute()
+        return [_live(d, row) for d, row in zip(device_ids, rows, strict=True)]
+
+    async def within_radius(
+        self, provider_id: uuid.UUID | str, lat: float, lng: float, radius_m: float
+    ) -> list[tuple[str, float]]:
+        """(device_id, distance in metres) within the radius, nearest first."""
+        found: list[Any] = await self.redis.geosearch(
+            keys.geo_key(provider_id),
+            longitude=lng,
+            latitude=lat,
+            radius=radius_m,
+            unit="m",
+            sort="ASC",
+            withdist=True,
+        )
+        return [(member.decode(), float(dist)) for member, dist in found]
+
+    async def within_box(
+        self,
+        provider_id: uuid.UUID | str,
+        center: tuple[float, float],
+        width_m: float,
+        height_m: float,
+    ) -> list[str]:
+        """Device ids in a box of the given size around `center` (lat, lng)."""
+        found: list[Any] = await self.redis.geosearch(
+            keys.geo_key(provider_id),
+            longitude=center[1],
+            latitude=center[0],
+            width=width_m,
+            height=height_m,
+            unit="m",
+        )
+        return [member.decode() for member in found]
+
+    async def supply(
+        self, provider_id: uuid.UUID | str, resolution: int
+    ) -> dict[tuple[int, str], int]:
+        """Available vehicles per (cell, vehicle type) at a supply resolution."""
+        raw: dict[Any, Any] = await self.redis.hgetall(keys.supply_key(provider_id, resolution))
+        counts: dict[tuple[int, str], int] = {}
+        for field, value in raw.items():
+            cell, _, vehicle_type = field.decode().partition("|")
+            counts[(int(cell), vehicle_type)] = int(value)
+        return counts

@@ -1,0 +1,72 @@
+"""MDS 2.0 Telemetry payloads and their batch validation (pure).
+
+The whole body is validated by pydantic-core in one call (`app.core.mds_batch`), so the
+per-point cost stays in compiled code; only the checks that need context run in Python.
+"""
+
+from typing import Literal, NotRequired
+
+from pydantic import StrictBool, TypeAdapter, with_config
+
+# pydantic needs typing_extensions' TypedDict before Python 3.12.
+from typing_extensions import TypedDict
+
+from app.core.mds_batch import BatchLimits, BatchSchema, Problem, common_problems
+from app.core.mds_types import (
+    FORBID_EXTRA,
+    Latitude,
+    Longitude,
+    MdsUuid,
+    NonNegative,
+    Number,
+    Percent,
+    PositiveInt,
+    TimestampMs,
+    UuidList,
+)
+
+
+@with_config(FORBID_EXTRA)
+class Gps(TypedDict):
+    """MDS GPS object."""
+
+    lat: Latitude
+    lng: Longitude
+    altitude: NotRequired[Number]
+    heading: NotRequired[Number]
+    speed: NotRequired[NonNegative]
+    horizontal_accuracy: NotRequired[NonNegative]
+    vertical_accuracy: NotRequired[NonNegative]
+    satellites: NotRequired[PositiveInt]
+
+
+@with_config(FORBID_EXTRA)
+class Telemetry(TypedDict):
+    """MDS Telemetry; `trip_ids` and `journey_id` must be present, null outside trips."""
+
+    device_id: MdsUuid
+    provider_id: MdsUuid
+    data_provider_id: NotRequired[MdsUuid]
+    telemetry_id: MdsUuid
+    timestamp: TimestampMs
+    trip_ids: UuidList | None
+    journey_id: MdsUuid | None
+    stop_id: NotRequired[MdsUuid]
+    location: Gps
+    location_type: NotRequired[Literal["street", "sidewalk", "crosswalk", "garage", "bike_lane"]]
+    battery_percent: NotRequired[Percent]
+    fuel_percent: NotRequired[Percent]
+    tipped_over: NotRequired[StrictBool]
+
+
+def telemetry_schema(provider_id: str) -> BatchSchema[Telemetry]:
+    """How to validate telemetry posted for `provider_id`."""
+
+    def context(point: Telemetry, limits: BatchLimits) -> list[Problem]:
+        return common_problems(point, provider_id, limits)
+
+    return BatchSchema(_ITEM, _ARRAY, context)
+
+
+_ITEM: TypeAdapter[Telemetry] = TypeAdapter(Telemetry)
+_ARRAY: TypeAdapter[list[Telemetry]] = TypeAdapter(list[Telemetry])
