@@ -3,6 +3,10 @@
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,12 +38,15 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
 
 def make_redis(settings: Settings) -> Redis:
-    """A Redis client that fails fast when the server is gone."""
+    """A Redis client that fails fast when the server is gone and reconnects after a restart."""
     return Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=1.0,
         socket_timeout=2.0,
         health_check_interval=30,
+        # A pooled connection to a restarted server fails once; one quick retry reconnects.
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
 
 

@@ -53,6 +53,7 @@ WITH moved AS (DELETE FROM telemetry_staging RETURNING *)
 INSERT INTO telemetry (recorded_at, {_STORED})
 SELECT timestamptz 'epoch' + ts_ms * interval '1 millisecond', {_STORED} FROM moved
 ON CONFLICT DO NOTHING
+RETURNING device_id::text, (extract(epoch FROM recorded_at) * 1000)::bigint
 """  # noqa: S608
 
 
@@ -104,8 +105,10 @@ class HistoryWriter:
         self.known_days |= await existing_days(conn) & missing
         await create_partitions(conn, missing - self.known_days)
 
-    async def write(self, session: AsyncSession, points: Sequence[Telemetry]) -> int:
-        """Store a validated batch; returns how many points were new."""
+    async def write(
+        self, session: AsyncSession, points: Sequence[Telemetry]
+    ) -> set[tuple[str, int]]:
+        """Store a validated batch; returns the (device_id, timestamp) of the new points."""
         conn = await session.connection()
         await self.ensure_partitions(conn, days_of(p["timestamp"] for p in points))
         await conn.execute(text(_STAGING_DDL))
@@ -115,4 +118,4 @@ class HistoryWriter:
             "telemetry_staging", records=copy_records(points), columns=_COLUMNS
         )
         result = await conn.execute(text(_MOVE))
-        return int(result.rowcount)
+        return {(device_id, int(ts_ms)) for device_id, ts_ms in result}

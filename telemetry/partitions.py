@@ -18,10 +18,11 @@ def partition_name(day: date) -> str:
 
 def day_of_name(name: str) -> date | None:
     """The day a partition name stands for, or None for other tables."""
-    if not name.startswith(_PREFIX):
+    digits = name.removeprefix(_PREFIX)
+    if digits == name or len(digits) != 8 or not digits.isdigit():
         return None
     try:
-        return datetime.strptime(name.removeprefix(_PREFIX), "%Y%m%d").replace(tzinfo=UTC).date()
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
         return None
 

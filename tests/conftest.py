@@ -7,7 +7,9 @@ that is flushed before the test.
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
@@ -20,6 +22,7 @@ from app.core.auth import Mode, Role
 from app.main import create_app
 from app.resources import make_engine
 from app.settings import ApiSettings, AuthSettings, HotStateSettings, Settings
+from fleet.maintenance import PartitionPolicy, maintain_partitions
 from fleet.tenancy.service import create_key, create_provider
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.sql import fetchval
@@ -48,10 +51,34 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """One app for the session, its lifespan running."""
+    """One app for the session, its lifespan running, this week's partitions committed.
+
+    A partition made inside a test's rolled-back transaction would be remembered by the
+    app's partition cache and then vanish; committed ones keep the cache truthful.
+    """
     application = create_app(settings)
     async with application.router.lifespan_context(application):
+        await maintain_partitions(
+            application.state.resources.engine,
+            PartitionPolicy(days_ahead=3, retention_days=None),
+            datetime.now(UTC).date(),
+        )
         yield application
+
+
+@contextmanager
+def bound_to(app: FastAPI, conn: AsyncConnection) -> Iterator[None]:
+    """Make a running app's sessions join `conn`'s transaction through savepoints."""
+    bound = async_sessionmaker(
+        bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    resources = app.state.resources
+    original = resources.sessionmaker
+    resources.sessionmaker = app.state.authenticator.sessionmaker = bound
+    try:
+        yield
+    finally:
+        resources.sessionmaker = app.state.authenticator.sessionmaker = original
 
 
 @pytest.fixture
@@ -60,18 +87,10 @@ async def connection(app: FastAPI, settings: Settings) -> AsyncIterator[AsyncCon
     engine = make_engine(settings)
     async with engine.connect() as conn:
         transaction = await conn.begin()
-        bound = async_sessionmaker(
-            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-        resources = app.state.resources
-        original = resources.sessionmaker
-        resources.sessionmaker = bound
-        app.state.authenticator.sessionmaker = bound
         try:
-            yield conn
+            with bound_to(app, conn):
+                yield conn
         finally:
-            resources.sessionmaker = original
-            app.state.authenticator.sessionmaker = original
             await transaction.rollback()
     await engine.dispose()
 

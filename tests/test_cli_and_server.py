@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
 
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.sql import fetchval
@@ -22,6 +23,8 @@ ENV = {
     "FLEETBED_DATABASE_URL": TEST_DATABASE_URL,
     "FLEETBED_REDIS_URL": TEST_REDIS_URL,
     "FLEETBED_AUTH__JWT_SECRET": "e2e-" + "s" * 40,
+    # The test rebuilds the live state with the CLI; the server must not do it first.
+    "FLEETBED_HOTSTATE__CATCHUP_INTERVAL_S": "0",
 }
 
 
@@ -73,7 +76,8 @@ def provider() -> Iterator[str]:
     provider_id = result.stdout.strip()
     uuid.UUID(provider_id)
     yield provider_id
-    fetchval("DELETE FROM providers WHERE provider_id = $1", uuid.UUID(provider_id))
+    for table in ("telemetry", "events", "providers"):
+        fetchval(f"DELETE FROM {table} WHERE provider_id = $1", uuid.UUID(provider_id))  # noqa: S608
 
 
 def create_key(provider_id: str, role: str = "gateway") -> tuple[str, str]:
@@ -112,6 +116,42 @@ def test_cli_key_registers_and_reads_back_only_its_fleet_via_a_real_server(
         headers={"Authorization": f"Bearer {token}", "Accept": MDS_ACCEPT},
     )
     assert by_token.status_code == 200
+
+    moment = int(time.time() * 1000) - 5000
+    point = {
+        "device_id": device,
+        "provider_id": provider,
+        "telemetry_id": str(uuid.uuid4()),
+        "timestamp": moment,
+        "trip_ids": None,
+        "journey_id": None,
+        "location": {"lat": 56.044, "lng": 12.696},
+    }
+    drop_off = {
+        "device_id": device,
+        "provider_id": provider,
+        "event_id": str(uuid.uuid4()),
+        "vehicle_state": "available",
+        "event_types": ["provider_drop_off"],
+        "timestamp": moment,
+        "location": {"lat": 56.044, "lng": 12.696},
+    }
+    for path, item in (("telemetry", point), ("events", drop_off)):
+        posted = httpx.post(f"{base}/mds/agency/{path}", headers=headers, json=[item])
+        assert posted.status_code == 201, posted.text
+    _, manager_key = create_key(provider, "operator_manager")
+    manager = {"Authorization": f"Bearer {manager_key}"}
+    live = httpx.get(f"{base}/v1/vehicles/{device}", headers=manager).json()["live"]
+    assert (live["lat"], live["state"]) == (56.044, "available")
+
+    # Redis loses the live state; the CLI rebuilds it from PostgreSQL.
+    redis = Redis.from_url(TEST_REDIS_URL)
+    redis.delete(*redis.keys(f"fb:{{{provider}}}:*"))
+    assert httpx.get(f"{base}/v1/vehicles/{device}", headers=manager).json()["live"] is None
+    rebuilt = fleetbed("hotstate", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt the live state" in rebuilt.stdout
+    assert httpx.get(f"{base}/v1/vehicles/{device}", headers=manager).json()["live"] == live
 
     revoked = fleetbed("admin", "revoke-key", key_id)
     assert revoked.returncode == 0, revoked.stderr

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
 from fleet.vehicles.models import Vehicle
+from tests import payloads
 from tests.config import MDS_ACCEPT
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator, response_validator
@@ -19,18 +20,14 @@ REQUIRED = ["device_id", "provider_id", "vehicle_id", "vehicle_type", "propulsio
 
 
 def vehicle(tenant: Tenant, **fields: Any) -> dict[str, Any]:
-    """A valid micromobility vehicle of `tenant`, with `fields` overriding."""
-    record: dict[str, Any] = {
-        "device_id": str(uuid.uuid4()),
-        "provider_id": str(tenant.provider_id),
-        "vehicle_id": f"HBG-{uuid.uuid4().hex[:6]}",
-        "vehicle_type": "scooter_standing",
-        "propulsion_types": ["electric"],
-        "battery_capacity": 15000,
-        "maximum_speed": 20,
-        "vehicle_attributes": {"year": 2024, "make": "Voi", "model": "V5"},
-        "accessibility_attributes": ["adaptive"],
-    }
+    """A valid micromobility vehicle of `tenant` with attributes, `fields` overriding."""
+    record = payloads.vehicle(
+        tenant,
+        battery_capacity=15000,
+        maximum_speed=20,
+        vehicle_attributes={"year": 2024, "make": "Voi", "model": "V5"},
+        accessibility_attributes=["adaptive"],
+    )
     record.update(fields)
     return record
 

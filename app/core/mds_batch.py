@@ -62,6 +62,8 @@ class BatchSchema(Generic[T]):
     array: TypeAdapter[list[T]]
     # Checks that need context (clock, provider, mode).
     context: Callable[[T, BatchLimits], list[Problem]]
+    # A field no two items of one batch may share.
+    unique_key: str | None = None
 
 
 def common_problems(item: Any, provider_id: str, limits: BatchLimits) -> list[Problem]:
@@ -123,4 +125,19 @@ def parse_batch(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> Par
         return ParsedBatch(len(raw), [], failures)
     _check_size(len(items), limits)
     failures = [f for item in items for f in context_failures(item, schema.context(item, limits))]
+    failures += _repeats(items, schema.unique_key)
     return ParsedBatch(len(items), [] if failures else items, failures)
+
+
+def _repeats(items: list[T], key: str | None) -> list[BulkFailure]:
+    if key is None:
+        return []
+    seen: set[Any] = set()
+    failures = []
+    for item in items:
+        value = item[key]  # type: ignore[index]
+        if value in seen:
+            problem = Problem(key, f"{key} appears more than once in this batch")
+            failures += context_failures(item, [problem])
+        seen.add(value)
+    return failures

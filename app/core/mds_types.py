@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from app.core.errors import BulkFailure
 from app.core.mds import UUID_PATTERN
@@ -21,7 +21,16 @@ Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
 Latitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90, le=90)]
 Longitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-180, le=180)]
-UuidList = Annotated[list[MdsUuid], Field(min_length=1)]
+
+
+def unique_items(values: list[Any]) -> list[Any]:
+    """MDS arrays marked `uniqueItems` must not repeat an item."""
+    if len(set(values)) != len(values):
+        raise ValueError("items must be unique")
+    return values
+
+
+UuidList = Annotated[list[MdsUuid], Field(min_length=1), AfterValidator(unique_items)]
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -98,11 +99,38 @@ async def update_vehicles(request: Request, session: SessionDep, principal: Writ
     return MdsResponse(_bulk(count, len(items)))
 
 
-def _page_url(request: Request, limit: int, after: uuid.UUID | None) -> str:
-    params = {"limit": str(limit)}
-    if after is not None:
-        params["after"] = str(after)
-    return str(request.url.replace_query_params(**params))
+@dataclass(frozen=True)
+class Paging:
+    """A keyset page request: its size, its cursor, and how to link to other pages."""
+
+    request: Request
+    size: int
+    after: uuid.UUID | None
+
+    def _url(self, after: uuid.UUID | None) -> str:
+        params = {"limit": str(self.size)}
+        if after is not None:
+            params["after"] = str(after)
+        return str(self.request.url.replace_query_params(**params))
+
+    def links(self, next_after: uuid.UUID | None) -> dict[str, str | None]:
+        """JSON:API pagination links."""
+        return {"first": self._url(None), "next": self._url(next_after) if next_after else None}
+
+
+async def paging(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
+    after: Annotated[
+        uuid.UUID | None, Query(description="Cursor: the last device_id of the previous page.")
+    ] = None,
+) -> Paging:
+    """Dependency: page size bounded by the settings, and the cursor."""
+    api = get_settings(request).api
+    return Paging(request, min(limit or api.default_page_size, api.max_page_size), after)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
 
 
 @router.get(
@@ -110,25 +138,13 @@ def _page_url(request: Request, limit: int, after: uuid.UUID | None) -> str:
     operation_id="mds_agency_list_vehicles",
     summary="List the caller's vehicles",
 )
-async def list_vehicles(
-    request: Request,
-    session: SessionDep,
-    principal: Reader,
-    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
-    after: Annotated[
-        uuid.UUID | None, Query(description="Cursor: the last device_id of the previous page.")
-    ] = None,
-) -> MdsResponse:
+async def list_vehicles(session: SessionDep, principal: Reader, page: PagingDep) -> MdsResponse:
     """The caller's fleet in device-id order, paginated with JSON:API `links`."""
-    api = get_settings(request).api
-    size = min(limit or api.default_page_size, api.max_page_size)
     provider_id, _ = principal.acting_for()
-    page = await vehicles.list_vehicles(session, provider_id=provider_id, limit=size, after=after)
-    links = {
-        "first": _page_url(request, size, None),
-        "next": _page_url(request, size, page.next_after) if page.next_after else None,
-    }
-    return MdsResponse(mds_body(vehicles=page.records, links=links))
+    found = await vehicles.list_vehicles(
+        session, provider_id=provider_id, limit=page.size, after=page.after
+    )
+    return MdsResponse(mds_body(vehicles=found.records, links=page.links(found.next_after)))
 
 
 @router.get(
@@ -137,24 +153,14 @@ async def list_vehicles(
     summary="Last event and telemetry of the caller's vehicles",
 )
 async def list_vehicle_status(
-    request: Request,
-    session: SessionDep,
-    principal: Reader,
-    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
-    after: Annotated[
-        uuid.UUID | None, Query(description="Cursor: the last device_id of the previous page.")
-    ] = None,
+    session: SessionDep, principal: Reader, page: PagingDep
 ) -> MdsResponse:
     """Vehicles that have both an event and a telemetry point, in device-id order."""
-    api = get_settings(request).api
-    size = min(limit or api.default_page_size, api.max_page_size)
     provider_id, _ = principal.acting_for()
-    page = await status.list_statuses(session, provider_id=provider_id, limit=size, after=after)
-    links = {
-        "first": _page_url(request, size, None),
-        "next": _page_url(request, size, page.next_after) if page.next_after else None,
-    }
-    return MdsResponse(mds_body(vehicles_status=page.records, links=links))
+    found = await status.list_statuses(
+        session, provider_id=provider_id, limit=page.size, after=page.after
+    )
+    return MdsResponse(mds_body(vehicles_status=found.records, links=page.links(found.next_after)))
 
 
 @router.get(

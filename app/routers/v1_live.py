@@ -12,6 +12,7 @@ from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.deps import SessionDep, require
+from fleet.events.schema import VehicleState
 from fleet.live import queries
 from fleet.live.geo import BBox, parse_point
 from telemetry.hotstate.store import HotState, LiveVehicle
@@ -143,7 +144,7 @@ async def live_vehicles(
     near: Annotated[str | None, Query(description="LAT,LNG")] = None,
     radius_m: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = 500,
     bbox: Annotated[str | None, Query(description="MINLNG,MINLAT,MAXLNG,MAXLAT")] = None,
-    state: Annotated[str | None, Query()] = None,
+    state: Annotated[VehicleState | None, Query()] = None,
     vehicle_type: Annotated[VehicleType | None, Query()] = None,
     min_battery: Annotated[int | None, Query(ge=0, le=100)] = None,
     max_battery: Annotated[int | None, Query(ge=0, le=100)] = None,

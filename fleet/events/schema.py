@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal, NotRequired
 
-from pydantic import Field, TypeAdapter, with_config
+from pydantic import AfterValidator, Field, TypeAdapter, with_config
 
 # pydantic needs typing_extensions' TypedDict before Python 3.12.
 from typing_extensions import TypedDict
@@ -15,6 +15,7 @@ from app.core.mds_types import (
     Percent,
     TimestampMs,
     UuidList,
+    unique_items,
 )
 from fleet.events.state_machines import StateMachine
 from telemetry.schema import Gps
@@ -30,7 +31,9 @@ VehicleState = Literal[
     "missing",
     "elsewhere",
 ]
-EventTypes = Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=1)]
+EventTypes = Annotated[
+    list[Annotated[str, Field(max_length=64)]], Field(min_length=1), AfterValidator(unique_items)
+]
 
 
 @with_config(FORBID_EXTRA)
@@ -99,4 +102,4 @@ def event_schema(provider_id: str, machine: StateMachine) -> BatchSchema[Event]:
     def context(event: Event, limits: BatchLimits) -> list[Problem]:
         return common_problems(event, provider_id, limits) + mode_problems(event, machine)
 
-    return BatchSchema(_ITEM, _ARRAY, context)
+    return BatchSchema(_ITEM, _ARRAY, context, unique_key="event_id")

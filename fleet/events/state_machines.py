@@ -176,7 +176,8 @@ _MICROMOBILITY: _Rows = (
     ("reserved", "available", "reservation_cancel"),
 )
 
-_DELIVERY_ROBOTS: _Rows = (
+# Rows the three journey modes (delivery robots, passenger services, car share) share.
+_JOURNEY_COMMON: _Rows = (
     ("available non_operational on_trip reserved", "elsewhere", "trip_leave_jurisdiction"),
     (
         "available elsewhere non_operational on_trip removed reserved stopped",
@@ -186,98 +187,51 @@ _DELIVERY_ROBOTS: _Rows = (
     ("available", "non_operational", "service_end"),
     ("available", "reserved", "reservation_start"),
     ("elsewhere", "available non_operational on_trip reserved", "trip_enter_jurisdiction"),
-    ("missing", "available elsewhere non_operational on_trip removed reserved stopped", "located"),
     (
         "non_contactable",
         "available elsewhere non_operational on_trip removed reserved stopped",
         "comms_restored",
     ),
-    ("non_contactable", "missing", "not_located"),
     ("non_operational", "available", "service_start"),
+    ("removed", "non_operational", "maintenance_end recommissioned"),
+    ("reserved", "stopped", "reservation_stop"),
+    ("stopped", "on_trip", "trip_resume trip_start"),
+)
+
+
+def _cancellations(who: str) -> _Rows:
+    """A reservation or a stop cancelled by the customer (named `who`), driver or provider."""
+    cancels = f"{who}_cancellation driver_cancellation provider_cancellation"
+    return (
+        ("reserved", "available", cancels),
+        ("stopped", "available", f"{cancels} trip_end"),
+    )
+
+
+_DELIVERY_ROBOTS: _Rows = (
+    *_JOURNEY_COMMON,
+    *_cancellations("customer"),
+    ("missing", "available elsewhere non_operational on_trip removed reserved stopped", "located"),
+    ("non_contactable", "missing", "not_located"),
     ("non_operational", "non_operational", "maintenance maintenance_end"),
     ("non_operational", "removed", "maintenance_pick_up decommissioned"),
     ("on_trip", "stopped", "order_drop_off order_pick_up trip_pause"),
-    ("removed", "non_operational", "maintenance_end recommissioned"),
-    (
-        "reserved",
-        "available",
-        "customer_cancellation driver_cancellation provider_cancellation",
-    ),
-    ("reserved", "stopped", "reservation_stop"),
-    (
-        "stopped",
-        "available",
-        "customer_cancellation driver_cancellation provider_cancellation trip_end",
-    ),
-    ("stopped", "on_trip", "trip_resume trip_start"),
 )
 
 _PASSENGER_SERVICES: _Rows = (
-    ("available non_operational on_trip reserved", "elsewhere", "trip_leave_jurisdiction"),
-    (
-        "available elsewhere non_operational on_trip removed reserved stopped",
-        "non_contactable",
-        "comms_lost",
-    ),
-    ("available", "non_operational", "service_end"),
-    ("available", "reserved", "reservation_start"),
-    ("elsewhere", "available non_operational on_trip reserved", "trip_enter_jurisdiction"),
-    (
-        "non_contactable",
-        "available elsewhere non_operational on_trip removed reserved stopped",
-        "comms_restored",
-    ),
-    ("non_operational", "available", "service_start"),
+    *_JOURNEY_COMMON,
+    *_cancellations("passenger"),
     ("non_operational", "non_operational", "maintenance maintenance_end"),
     ("non_operational", "removed", "maintenance_pick_up decommissioned"),
     ("on_trip", "stopped", "trip_stop"),
-    ("removed", "non_operational", "maintenance_end recommissioned"),
-    (
-        "reserved",
-        "available",
-        "driver_cancellation passenger_cancellation provider_cancellation",
-    ),
-    ("reserved", "stopped", "reservation_stop"),
-    (
-        "stopped",
-        "available",
-        "driver_cancellation passenger_cancellation provider_cancellation trip_end",
-    ),
-    ("stopped", "on_trip", "trip_resume trip_start"),
 )
 
 _CAR_SHARE: _Rows = (
-    ("available non_operational on_trip reserved", "elsewhere", "trip_leave_jurisdiction"),
-    (
-        "available elsewhere non_operational on_trip removed reserved stopped",
-        "non_contactable",
-        "comms_lost",
-    ),
-    ("available", "non_operational", "service_end"),
-    ("available", "reserved", "reservation_start"),
-    ("elsewhere", "available non_operational on_trip reserved", "trip_enter_jurisdiction"),
-    (
-        "non_contactable",
-        "available elsewhere non_operational on_trip removed reserved stopped",
-        "comms_restored",
-    ),
-    ("non_operational", "available", "service_start"),
+    *_JOURNEY_COMMON,
+    *_cancellations("customer"),
     # Unlike the other modes, car share's on-site `maintenance` leads to `removed`.
     ("non_operational", "removed", "decommissioned maintenance_pick_up maintenance"),
     ("on_trip", "stopped", "trip_stop"),
-    ("removed", "non_operational", "maintenance_end recommissioned"),
-    (
-        "reserved",
-        "available",
-        "driver_cancellation customer_cancellation provider_cancellation",
-    ),
-    ("reserved", "stopped", "reservation_stop"),
-    (
-        "stopped",
-        "available",
-        "driver_cancellation customer_cancellation provider_cancellation trip_end",
-    ),
-    ("stopped", "on_trip", "trip_resume trip_start"),
     (
         "stopped",
         "stopped",

@@ -10,17 +10,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
-from app.core.errors import (
-    BulkFailure,
-    BulkRejected,
-    BulkUnregistered,
-    InvalidInput,
-    PayloadTooLarge,
-)
-from app.core.mds_batch import BatchLimits, NotAnArray, TooMany, parse_batch
+from app.core.mds_batch import BatchLimits
 from fleet.events.models import VehicleEvent
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
+from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
@@ -76,25 +70,9 @@ def anomalies(
 
 def newest_states(events: Sequence[Event], infos: dict[str, DeviceInfo]) -> list[StateUpdate]:
     """The newest event of each device in the batch (later arrival wins a tie)."""
-    newest: dict[str, Event] = {}
-    for event in events:
-        seen = newest.get(event["device_id"])
-        if seen is None or event["timestamp"] >= seen["timestamp"]:
-            newest[event["device_id"]] = event
     return [
         StateUpdate(d, e["timestamp"], e["vehicle_state"], infos[d].vehicle_type)
-        for d, e in newest.items()
-    ]
-
-
-def unregistered(
-    events: Sequence[Event], infos: dict[str, DeviceInfo], provider_id: uuid.UUID
-) -> list[BulkFailure]:
-    """Failures for events of devices the provider has not registered."""
-    return [
-        BulkFailure(dict(e), "unregistered", "This device_id is unregistered", ["device_id"])
-        for e in events
-        if (info := infos.get(e["device_id"])) is None or info.provider_id != provider_id
+        for d, e in newest_per_device(events, later_wins_ties=True).items()
     ]
 
 
@@ -130,24 +108,14 @@ class EventIngest:
     ) -> int:
         """Validate, store in one transaction, then update live states; returns the count."""
         machine = STATE_MACHINES[mode]
-        try:
-            parsed = parse_batch(body, event_schema(str(provider_id), machine), limits)
-        except NotAnArray as exc:
-            raise InvalidInput(str(exc), fields=("body",)) from exc
-        except TooMany as exc:
-            raise PayloadTooLarge(str(exc)) from exc
-        if parsed.failures:
-            raise BulkRejected(parsed.total, parsed.failures)
-        events = parsed.items
+        events = parse_or_reject(body, event_schema(str(provider_id), machine), limits)
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(session, {e["device_id"] for e in events})
-            missing = unregistered(events, infos, provider_id)
-            if missing:
-                raise BulkUnregistered(len(events), missing)
+            reject_unregistered(events, infos, provider_id)
             flags = anomalies(
                 events, prior_states(events, await _stored_priors(session, events)), machine
             )
-            await session.execute(
+            result = await session.execute(
                 insert(VehicleEvent)
                 .values(
                     [
@@ -166,6 +134,10 @@ class EventIngest:
                     ]
                 )
                 .on_conflict_do_nothing(index_elements=[VehicleEvent.event_id])
+                .returning(VehicleEvent.event_id)
             )
-        await self.live.states(provider_id, newest_states(events, infos))
+            stored = {str(event_id) for event_id in result.scalars()}
+        # Replays are not stored again, so they must not move the live state either.
+        fresh = [e for e in events if e["event_id"] in stored]
+        await self.live.states(provider_id, newest_states(fresh, infos))
         return len(events)

@@ -6,14 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.errors import (
-    BulkFailure,
-    BulkRejected,
-    BulkUnregistered,
-    InvalidInput,
-    PayloadTooLarge,
-)
-from app.core.mds_batch import BatchLimits, NotAnArray, TooMany, parse_batch
+from app.core.mds_batch import BatchLimits
+from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.history import HistoryWriter
@@ -32,12 +26,10 @@ class IngestResult:
 def latest_positions(
     points: Sequence[Telemetry], infos: dict[str, DeviceInfo]
 ) -> list[PositionUpdate]:
-    """The newest point of each device in a batch, as hot-state updates."""
-    newest: dict[str, Telemetry] = {}
-    for point in points:
-        seen = newest.get(point["device_id"])
-        if seen is None or point["timestamp"] > seen["timestamp"]:
-            newest[point["device_id"]] = point
+    """The newest point of each device in a batch, as hot-state updates.
+
+    Of two points with the same timestamp the first is kept, as history keeps the first.
+    """
     return [
         PositionUpdate(
             device_id=device_id,
@@ -48,18 +40,7 @@ def latest_positions(
             speed=p["location"].get("speed"),
             vehicle_type=infos[device_id].vehicle_type,
         )
-        for device_id, p in newest.items()
-    ]
-
-
-def unregistered(
-    points: Sequence[Telemetry], infos: dict[str, DeviceInfo], provider_id: uuid.UUID
-) -> list[BulkFailure]:
-    """Failures for points of devices the provider has not registered."""
-    return [
-        BulkFailure(dict(p), "unregistered", "This device_id is unregistered", ["device_id"])
-        for p in points
-        if (info := infos.get(p["device_id"])) is None or info.provider_id != provider_id
+        for device_id, p in newest_per_device(points, later_wins_ties=False).items()
     ]
 
 
@@ -80,20 +61,13 @@ class TelemetryIngest:
         limits: BatchLimits,
     ) -> IngestResult:
         """Validate, store in one transaction, then update the live state."""
-        try:
-            parsed = parse_batch(body, telemetry_schema(str(provider_id)), limits)
-        except NotAnArray as exc:
-            raise InvalidInput(str(exc), fields=("body",)) from exc
-        except TooMany as exc:
-            raise PayloadTooLarge(str(exc)) from exc
-        if parsed.failures:
-            raise BulkRejected(parsed.total, parsed.failures)
-        points = parsed.items
+        points = parse_or_reject(body, telemetry_schema(str(provider_id)), limits)
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(session, {p["device_id"] for p in points})
-            missing = unregistered(points, infos, provider_id)
-            if missing:
-                raise BulkUnregistered(len(points), missing)
+            reject_unregistered(points, infos, provider_id)
             stored = await self.writer.write(session, points)
-        await self.live.positions(provider_id, latest_positions(points, infos))
-        return IngestResult(total=len(points), stored=stored)
+        # Only what history holds may reach the live state: a replay with other content
+        # at a known device and time was not stored, so it must not be shown either.
+        fresh = [p for p in points if (p["device_id"], p["timestamp"]) in stored]
+        await self.live.positions(provider_id, latest_positions(fresh, infos))
+        return IngestResult(total=len(points), stored=len(stored))

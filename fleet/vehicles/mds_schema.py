@@ -22,7 +22,14 @@ from typing_extensions import TypedDict
 from app.core.auth import Mode
 from app.core.errors import BulkFailure
 from app.core.mds import PropulsionType, VehicleType
-from app.core.mds_types import FORBID_EXTRA, MdsString, MdsUuid, PositiveInt, failures_from_error
+from app.core.mds_types import (
+    FORBID_EXTRA,
+    MdsString,
+    MdsUuid,
+    PositiveInt,
+    failures_from_error,
+    unique_items,
+)
 
 
 def _iso_date(value: str) -> str:
@@ -113,15 +120,9 @@ class DeliveryRobotAccessibility(TypedDict):
     remote_open: NotRequired[StrictBool]
 
 
-def _unique(values: list[Any]) -> list[Any]:
-    if len(set(values)) != len(values):
-        raise ValueError("items must be unique")
-    return values
-
-
-Propulsions = Annotated[list[PropulsionType], Field(min_length=1), AfterValidator(_unique)]
-Adaptive = Annotated[list[Literal["adaptive"]], AfterValidator(_unique)]
-Wheelchair = Annotated[list[Literal["wheelchair_accessible"]], AfterValidator(_unique)]
+Propulsions = Annotated[list[PropulsionType], Field(min_length=1), AfterValidator(unique_items)]
+Adaptive = Annotated[list[Literal["adaptive"]], AfterValidator(unique_items)]
+Wheelchair = Annotated[list[Literal["wheelchair_accessible"]], AfterValidator(unique_items)]
 
 
 @with_config(FORBID_EXTRA)

@@ -106,8 +106,8 @@ async def update_vehicles(
 
 
 @dataclass(frozen=True)
-class VehiclePage:
-    """One page of a fleet listing, keyed by device id."""
+class KeysetPage:
+    """One page of records in device-id order; `next_after` is the cursor of the next."""
 
     records: list[dict[str, Any]]
     next_after: uuid.UUID | None
@@ -119,7 +119,7 @@ async def list_vehicles(
     provider_id: uuid.UUID,
     limit: int,
     after: uuid.UUID | None = None,
-) -> VehiclePage:
+) -> KeysetPage:
     """A page of `provider_id`'s vehicles in device-id order, after the cursor `after`."""
     query = select(Vehicle.device_id, Vehicle.record).where(Vehicle.provider_id == provider_id)
     if after is not None:
@@ -127,7 +127,7 @@ async def list_vehicles(
     rows = (await session.execute(query.order_by(Vehicle.device_id).limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return VehiclePage(
+    return KeysetPage(
         records=[record for _, record in rows],
         next_after=rows[-1][0] if more else None,
     )

@@ -1,13 +1,13 @@
 """MDS Vehicle Status: each vehicle's last event and last telemetry, from the record."""
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound
+from fleet.vehicles.service import KeysetPage
 from telemetry.records import telemetry_record
 
 # Only vehicles with both an event and a telemetry point have a status: the MDS model
@@ -33,14 +33,6 @@ _STATUS = text(
 )
 
 
-@dataclass(frozen=True)
-class StatusPage:
-    """One page of vehicle statuses, keyed by device id."""
-
-    records: list[dict[str, Any]]
-    next_after: uuid.UUID | None
-
-
 def _status(row: Any) -> dict[str, Any]:
     return {
         "device_id": str(row.device_id),
@@ -52,7 +44,7 @@ def _status(row: Any) -> dict[str, Any]:
 
 async def list_statuses(
     session: AsyncSession, *, provider_id: uuid.UUID, limit: int, after: uuid.UUID | None
-) -> StatusPage:
+) -> KeysetPage:
     """A page of statuses of `provider_id`'s vehicles after the cursor `after`."""
     rows = (
         await session.execute(
@@ -62,7 +54,7 @@ async def list_statuses(
     ).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return StatusPage([_status(r) for r in rows], rows[-1].device_id if more else None)
+    return KeysetPage([_status(r) for r in rows], rows[-1].device_id if more else None)
 
 
 async def get_status(

@@ -7,6 +7,7 @@ from typing import Any
 
 import h3.api.basic_int as h3
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from telemetry.hotstate import keys, scripts
 
@@ -97,35 +98,45 @@ class HotState:
         self._positions = redis.register_script(scripts.POSITIONS)
         self._states = redis.register_script(scripts.STATES)
 
+    async def _apply(
+        self,
+        script: AsyncScript,
+        provider_id: uuid.UUID | str,
+        device_ids: Sequence[str],
+        args: Sequence[Sequence[str | int | float]],
+    ) -> int:
+        applied = 0
+        for start in range(0, len(device_ids), CHUNK):
+            vehicle_keys = [
+                keys.vehicle_key(provider_id, d) for d in device_ids[start : start + CHUNK]
+            ]
+            flat = [a for per_vehicle in args[start : start + CHUNK] for a in per_vehicle]
+            applied += int(
+                await script(keys=keys.provider_keys(provider_id) + vehicle_keys, args=flat)
+            )
+        return applied
+
     async def apply_positions(
         self, provider_id: uuid.UUID | str, updates: Sequence[PositionUpdate]
     ) -> int:
         """Move vehicles to newer positions; older ones are ignored. Returns how many moved."""
-        applied = 0
-        for start in range(0, len(updates), CHUNK):
-            chunk = updates[start : start + CHUNK]
-            vehicle_keys = [keys.vehicle_key(provider_id, u.device_id) for u in chunk]
-            args = [arg for u in chunk for arg in _position_args(u)]
-            applied += int(
-                await self._positions(
-                    keys=keys.provider_keys(provider_id) + vehicle_keys, args=args
-                )
-            )
-        return applied
+        return await self._apply(
+            self._positions,
+            provider_id,
+            [u.device_id for u in updates],
+            [_position_args(u) for u in updates],
+        )
 
     async def apply_states(
         self, provider_id: uuid.UUID | str, updates: Sequence[StateUpdate]
     ) -> int:
         """Set vehicles' states when the event is not older than the known one."""
-        applied = 0
-        for start in range(0, len(updates), CHUNK):
-            chunk = updates[start : start + CHUNK]
-            vehicle_keys = [keys.vehicle_key(provider_id, u.device_id) for u in chunk]
-            args = [a for u in chunk for a in (u.ts_ms, u.state, u.vehicle_type)]
-            applied += int(
-                await self._states(keys=keys.provider_keys(provider_id) + vehicle_keys, args=args)
-            )
-        return applied
+        return await self._apply(
+            self._states,
+            provider_id,
+            [u.device_id for u in updates],
+            [(u.ts_ms, u.state, u.vehicle_type) for u in updates],
+        )
 
     async def intact(self) -> bool:
         """False when Redis has lost the state since the last full rebuild."""

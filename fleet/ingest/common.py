@@ -1,0 +1,57 @@
+"""Steps every Agency ingest pipeline shares."""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from app.core.errors import (
+    BulkFailure,
+    BulkRejected,
+    BulkUnregistered,
+    InvalidInput,
+    PayloadTooLarge,
+)
+from app.core.mds_batch import BatchLimits, BatchSchema, NotAnArray, TooMany, parse_batch
+from fleet.vehicles.directory import DeviceInfo
+
+T = TypeVar("T", bound=Mapping[str, Any])
+
+
+def parse_or_reject(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> list[T]:
+    """The valid items of a body; any bad item rejects the whole batch."""
+    try:
+        parsed = parse_batch(body, schema, limits)
+    except NotAnArray as exc:
+        raise InvalidInput(str(exc), fields=("body",)) from exc
+    except TooMany as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    if parsed.failures:
+        raise BulkRejected(parsed.total, parsed.failures)
+    return parsed.items
+
+
+def reject_unregistered(
+    items: Sequence[T], infos: Mapping[str, DeviceInfo], provider_id: uuid.UUID
+) -> None:
+    """Reject the batch when any item names a device the provider has not registered."""
+    failures = [
+        BulkFailure(dict(item), "unregistered", "This device_id is unregistered", ["device_id"])
+        for item in items
+        if (info := infos.get(item["device_id"])) is None or info.provider_id != provider_id
+    ]
+    if failures:
+        raise BulkUnregistered(len(items), failures)
+
+
+def newest_per_device(items: Sequence[T], *, later_wins_ties: bool) -> dict[str, T]:
+    """Each device's item with the greatest timestamp."""
+    newest: dict[str, T] = {}
+    for item in items:
+        seen = newest.get(item["device_id"])
+        if (
+            seen is None
+            or item["timestamp"] > seen["timestamp"]
+            or (later_wins_ties and item["timestamp"] == seen["timestamp"])
+        ):
+            newest[item["device_id"]] = item
+    return newest

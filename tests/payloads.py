@@ -1,0 +1,68 @@
+"""Builders of valid MDS payloads for tests; keyword arguments override fields."""
+
+import time
+import uuid
+from typing import Any
+
+from httpx import AsyncClient
+
+from tests.conftest import Tenant
+
+HELSINGBORG = (56.0465, 12.6945)
+
+
+def now_ms() -> int:
+    """The current time in integer milliseconds."""
+    return int(time.time() * 1000)
+
+
+def vehicle(tenant: Tenant, /, **fields: Any) -> dict[str, Any]:
+    """A valid MDS vehicle of `tenant` (any mode: no mode-specific attributes)."""
+    record: dict[str, Any] = {
+        "device_id": str(uuid.uuid4()),
+        "provider_id": str(tenant.provider_id),
+        "vehicle_id": f"HBG-{uuid.uuid4().hex[:6]}",
+        "vehicle_type": "scooter_standing",
+        "propulsion_types": ["electric"],
+    }
+    record.update(fields)
+    return record
+
+
+def point(tenant: Tenant, device_id: str, /, **fields: Any) -> dict[str, Any]:
+    """A valid MDS telemetry point of `tenant`'s device, taken a minute ago."""
+    record: dict[str, Any] = {
+        "device_id": device_id,
+        "provider_id": str(tenant.provider_id),
+        "telemetry_id": str(uuid.uuid4()),
+        "timestamp": now_ms() - 60_000,
+        "trip_ids": None,
+        "journey_id": None,
+        "location": {"lat": HELSINGBORG[0], "lng": HELSINGBORG[1], "speed": 0.0},
+        "battery_percent": 80,
+    }
+    record.update(fields)
+    return record
+
+
+def event(tenant: Tenant, device_id: str, /, **fields: Any) -> dict[str, Any]:
+    """A valid MDS event of `tenant`'s device (micromobility: provider drop-off)."""
+    record: dict[str, Any] = {
+        "device_id": device_id,
+        "provider_id": str(tenant.provider_id),
+        "event_id": str(uuid.uuid4()),
+        "vehicle_state": "available",
+        "event_types": ["provider_drop_off"],
+        "timestamp": now_ms() - 60_000,
+        "location": {"lat": HELSINGBORG[0], "lng": HELSINGBORG[1]},
+    }
+    record.update(fields)
+    return record
+
+
+async def register(client: AsyncClient, tenant: Tenant, count: int = 1, **fields: Any) -> list[str]:
+    """Register `count` vehicles for `tenant`; returns their device ids."""
+    records = [vehicle(tenant, **fields) for _ in range(count)]
+    response = await client.post("/mds/agency/vehicles", headers=tenant.headers, json=records)
+    assert response.status_code == 201, response.text
+    return [r["device_id"] for r in records]
