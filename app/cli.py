@@ -40,11 +40,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import create_app
 
     configure_logging(settings.log_level, settings.log_json)
+    workers = args.workers or settings.workers
+    # Several workers need an importable factory: each process builds its own app.
+    target = create_app(settings) if workers == 1 else "app.main:create_app_from_env"
     uvicorn.run(
-        create_app(settings),
+        target,
+        factory=workers > 1,
         host=args.host,
         port=args.port,
-        workers=1,
+        workers=workers,
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -171,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=None, help="processes (default: FLEETBED_WORKERS, 1)"
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="upgrade the database schema")

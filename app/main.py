@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.auth.authenticator import Authenticator, KeyCache
 from app.auth.tokens import TokenConfig
 from app.errors import install_error_handlers
+from app.logging_setup import configure_logging
 from app.migrations import head_revision
 from app.observability import HttpMetrics, ObservabilityMiddleware
 from app.openapi_doc import build_openapi
@@ -114,3 +115,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for worker processes: settings from the environment, logging configured."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

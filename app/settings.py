@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     city_timezone: str = "Europe/Stockholm"
     log_level: str = "INFO"
     log_json: bool = True
+    workers: int = Field(
+        default=1, ge=1, le=64, description="API processes `fleetbed serve` starts."
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-* headers are trusted (comma-separated, or *).",

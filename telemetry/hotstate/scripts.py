@@ -1,11 +1,18 @@
 """Lua scripts applying a batch of updates atomically, forward in time only.
 
-KEYS: geo set, supply hash r8, supply hash r9, then one vehicle hash per update.
+KEYS: the provider's geo set, supply hash r8 and supply hash r9.
+ARGV[1]: the prefix of the provider's vehicle keys; ARGV[2]: the updates as one JSON
+array of arrays of strings. Passing one JSON string instead of thousands of arguments
+keeps the client's encoding cost per batch small. Vehicle keys are built in the script
+from the prefix; they carry the provider's hash tag, so they live in the same cluster
+slot as the declared keys.
+
 A vehicle counts towards supply while its state is `available` and it has a cell.
 """
 
 _PRELUDE = """
 local geo, s8, s9 = KEYS[1], KEYS[2], KEYS[3]
+local prefix, rows = ARGV[1], cjson.decode(ARGV[2])
 local MAX_LAT = 85.05112878
 
 local function contrib(state, cell, vtype)
@@ -25,28 +32,25 @@ local function recount(b, a)
 end
 """
 
-# ARGV per vehicle (9): device, ts_ms, lat, lng, battery|'', speed|'', cell8, cell9, vtype.
+# A row: device, ts_ms, lat, lng, battery|'', speed|'', cell8, cell9, vtype.
 POSITIONS = (
     _PRELUDE
     + """
 local applied = 0
-for i = 4, #KEYS do
-  local a = (i - 4) * 9
-  local key, ts = KEYS[i], tonumber(ARGV[a + 2])
+for _, r in ipairs(rows) do
+  local key, ts = prefix .. r[1], tonumber(r[2])
   local cur = redis.call('HMGET', key, 'ts', 'st', 'c8', 'c9', 'vt')
   if not cur[1] or ts > tonumber(cur[1]) then
-    local lat, lng = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
-    local fields = {'ts', ARGV[a + 2], 'lat', ARGV[a + 3], 'lng', ARGV[a + 4],
-                    'c8', ARGV[a + 7], 'c9', ARGV[a + 8], 'vt', ARGV[a + 9]}
-    redis.call('HSET', key, unpack(fields))
+    redis.call('HSET', key, 'ts', r[2], 'lat', r[3], 'lng', r[4],
+               'c8', r[7], 'c9', r[8], 'vt', r[9])
     -- The live state mirrors the newest point exactly, so a rebuild can reproduce it.
     for j, name in ipairs({'bat', 'spd'}) do
-      local value = ARGV[a + 4 + j]
-      if value == '' then redis.call('HDEL', key, name)
-      else redis.call('HSET', key, name, value) end
+      if r[4 + j] == '' then redis.call('HDEL', key, name)
+      else redis.call('HSET', key, name, r[4 + j]) end
     end
-    redis.call('GEOADD', geo, lng, math.max(-MAX_LAT, math.min(MAX_LAT, lat)), ARGV[a + 1])
-    recount({cur[2], cur[3], cur[4], cur[5]}, {cur[2], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]})
+    local lat = math.max(-MAX_LAT, math.min(MAX_LAT, tonumber(r[3])))
+    redis.call('GEOADD', geo, tonumber(r[4]), lat, r[1])
+    recount({cur[2], cur[3], cur[4], cur[5]}, {cur[2], r[7], r[8], r[9]})
     applied = applied + 1
   end
 end
@@ -54,18 +58,17 @@ return applied
 """
 )
 
-# ARGV per vehicle (3): state_ts_ms, state, vtype. Ties go to the later arrival.
+# A row: device, state_ts_ms, state, vtype. Ties go to the later arrival.
 STATES = (
     _PRELUDE
     + """
 local applied = 0
-for i = 4, #KEYS do
-  local a = (i - 4) * 3
-  local key, ts = KEYS[i], tonumber(ARGV[a + 1])
+for _, r in ipairs(rows) do
+  local key, ts = prefix .. r[1], tonumber(r[2])
   local cur = redis.call('HMGET', key, 'sts', 'st', 'c8', 'c9', 'vt')
   if not cur[1] or ts >= tonumber(cur[1]) then
-    redis.call('HSET', key, 'sts', ARGV[a + 1], 'st', ARGV[a + 2], 'vt', ARGV[a + 3])
-    recount({cur[2], cur[3], cur[4], cur[5]}, {ARGV[a + 2], cur[3], cur[4], ARGV[a + 3]})
+    redis.call('HSET', key, 'sts', r[2], 'st', r[3], 'vt', r[4])
+    recount({cur[2], cur[3], cur[4], cur[5]}, {r[3], cur[3], cur[4], r[4]})
     applied = applied + 1
   end
 end

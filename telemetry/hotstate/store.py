@@ -3,9 +3,10 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import h3.api.basic_int as h3
+import orjson
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
@@ -16,9 +17,8 @@ CHUNK = 1000
 R8, R9 = keys.SUPPLY_RESOLUTIONS
 
 
-@dataclass(frozen=True)
-class PositionUpdate:
-    """A vehicle's reported position at a time."""
+class PositionUpdate(NamedTuple):
+    """A vehicle's reported position at a time (a tuple: made for every point batch)."""
 
     device_id: str
     ts_ms: int
@@ -29,8 +29,7 @@ class PositionUpdate:
     vehicle_type: str
 
 
-@dataclass(frozen=True)
-class StateUpdate:
+class StateUpdate(NamedTuple):
     """A vehicle's state as of an event."""
 
     device_id: str
@@ -76,16 +75,16 @@ def _live(device_id: str, values: Sequence[bytes | None]) -> LiveVehicle | None:
     )
 
 
-def _position_args(update: PositionUpdate) -> list[str | int | float]:
+def _position_row(update: PositionUpdate) -> list[str]:
     return [
         update.device_id,
-        update.ts_ms,
+        str(update.ts_ms),
         repr(update.lat),
         repr(update.lng),
-        "" if update.battery is None else update.battery,
+        "" if update.battery is None else str(update.battery),
         "" if update.speed is None else repr(update.speed),
-        h3.latlng_to_cell(update.lat, update.lng, R8),
-        h3.latlng_to_cell(update.lat, update.lng, R9),
+        str(h3.latlng_to_cell(update.lat, update.lng, R8)),
+        str(h3.latlng_to_cell(update.lat, update.lng, R9)),
         update.vehicle_type,
     ]
 
@@ -99,44 +98,28 @@ class HotState:
         self._states = redis.register_script(scripts.STATES)
 
     async def _apply(
-        self,
-        script: AsyncScript,
-        provider_id: uuid.UUID | str,
-        device_ids: Sequence[str],
-        args: Sequence[Sequence[str | int | float]],
+        self, script: AsyncScript, provider_id: uuid.UUID | str, rows: Sequence[list[str]]
     ) -> int:
         applied = 0
-        for start in range(0, len(device_ids), CHUNK):
-            vehicle_keys = [
-                keys.vehicle_key(provider_id, d) for d in device_ids[start : start + CHUNK]
-            ]
-            flat = [a for per_vehicle in args[start : start + CHUNK] for a in per_vehicle]
-            applied += int(
-                await script(keys=keys.provider_keys(provider_id) + vehicle_keys, args=flat)
-            )
+        prefix = keys.vehicle_key(provider_id, "")
+        for start in range(0, len(rows), CHUNK):
+            batch = orjson.dumps(rows[start : start + CHUNK])
+            result = await script(keys=keys.provider_keys(provider_id), args=[prefix, batch])
+            applied += int(result)
         return applied
 
     async def apply_positions(
         self, provider_id: uuid.UUID | str, updates: Sequence[PositionUpdate]
     ) -> int:
         """Move vehicles to newer positions; older ones are ignored. Returns how many moved."""
-        return await self._apply(
-            self._positions,
-            provider_id,
-            [u.device_id for u in updates],
-            [_position_args(u) for u in updates],
-        )
+        return await self._apply(self._positions, provider_id, [_position_row(u) for u in updates])
 
     async def apply_states(
         self, provider_id: uuid.UUID | str, updates: Sequence[StateUpdate]
     ) -> int:
         """Set vehicles' states when the event is not older than the known one."""
-        return await self._apply(
-            self._states,
-            provider_id,
-            [u.device_id for u in updates],
-            [(u.ts_ms, u.state, u.vehicle_type) for u in updates],
-        )
+        rows = [[u.device_id, str(u.ts_ms), u.state, u.vehicle_type] for u in updates]
+        return await self._apply(self._states, provider_id, rows)
 
     async def intact(self) -> bool:
         """False when Redis has lost the state since the last full rebuild."""
