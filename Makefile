@@ -15,7 +15,7 @@ export FLEETBED_DATABASE_URL FLEETBED_REDIS_URL FLEETBED_TEST_DATABASE_URL FLEET
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean
+.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'
@@ -45,6 +45,14 @@ typecheck: $(STAMP)
 
 test: bootstrap-test lint typecheck
 	@$(BIN)/pytest -q
+
+# Telemetry ingest throughput of the real server against a naive baseline (see BENCHMARKS.md).
+bench-ingest: bootstrap
+	@$(BIN)/python -m bench.ingest
+
+# Zone index classification against PostGIS and shapely STRtree (see BENCHMARKS.md).
+bench-geofence: bootstrap
+	@$(BIN)/python -m bench.geofence
 
 openapi: $(STAMP)
 	@$(BIN)/fleetbed openapi

@@ -37,9 +37,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.logging_setup import configure_logging
-    from app.main import create_app
+    from app.main import create_app, tune_runtime
 
     configure_logging(settings.log_level, settings.log_json)
+    tune_runtime()
     workers = args.workers or settings.workers
     # Several workers need an importable factory: each process builds its own app.
     target = create_app(settings) if workers == 1 else "app.main:create_app_from_env"
@@ -161,6 +162,61 @@ def _maintain(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _import_zones(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import orjson
+    from pydantic import ValidationError
+
+    # Every model, so that the zones' foreign keys resolve when the session flushes.
+    import app.models  # noqa: F401
+    from app.resources import make_redis
+    from app.zone_sync import announce_change
+    from geofencing.schemas import ZoneCreate
+    from geofencing.zones import ZoneScope, create_zone
+
+    collection = orjson.loads(Path(args.file).read_bytes())
+    features = collection.get("features") if isinstance(collection, dict) else None
+    if not isinstance(features, list):
+        print("fleetbed: the file must be a GeoJSON FeatureCollection", file=sys.stderr)
+        return 2
+    try:
+        zones = [
+            ZoneCreate.model_validate({**(f.get("properties") or {}), "geometry": f["geometry"]})
+            for f in features
+        ]
+    except (ValidationError, KeyError, TypeError) as exc:
+        print(f"fleetbed: bad zone in the file: {exc}", file=sys.stderr)
+        return 2
+
+    async def work(session: AsyncSession) -> int:
+        now = datetime.now(UTC)
+        for zone in zones:
+            await create_zone(
+                session,
+                data=zone,
+                scope=ZoneScope(None, may_write_citywide=True),
+                resolution=settings.geofence.resolution,
+                max_area_km2=settings.geofence.max_zone_area_km2,
+                created_by="cli",
+                now=now,
+            )
+        return len(zones)
+
+    async def run() -> int:
+        count = await _in_transaction_async(settings, work)
+        redis = make_redis(settings)
+        try:
+            await announce_change(redis)
+        finally:
+            await redis.aclose()
+        return count
+
+    print(f"published {asyncio.run(run())} zones")
+    return 0
+
+
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from app.bootstrap import bootstrap
 
@@ -206,6 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     telemetry.add_parser(
         "maintain", help="create upcoming daily partitions and drop expired ones"
     ).set_defaults(handler=_maintain)
+
+    zones = commands.add_parser("zones", help="zones").add_subparsers(
+        dest="zones_command", required=True
+    )
+    zone_import = zones.add_parser(
+        "import", help="publish every Feature of a GeoJSON FeatureCollection as a zone"
+    )
+    zone_import.add_argument("file", help="properties: name, kind and the other zone fields")
+    zone_import.set_defaults(handler=_import_zones)
 
     admin = commands.add_parser("admin", help="providers and keys").add_subparsers(
         dest="admin_command", required=True

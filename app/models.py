@@ -1,11 +1,24 @@
 """Every ORM model, imported so that `metadata` is complete for Alembic."""
 
 from app.core.db import Base
+from fleet.alerts.models import AlertRecord
 from fleet.events.models import VehicleEvent
 from fleet.tenancy.models import ApiKey, Provider
 from fleet.vehicles.models import Vehicle
+from geofencing.models import PolicyRecord, Zone, ZoneCell
 from telemetry.models import TelemetryPoint
 
 metadata = Base.metadata
 
-__all__ = ["ApiKey", "Provider", "TelemetryPoint", "Vehicle", "VehicleEvent", "metadata"]
+__all__ = [
+    "AlertRecord",
+    "ApiKey",
+    "PolicyRecord",
+    "Provider",
+    "TelemetryPoint",
+    "Vehicle",
+    "VehicleEvent",
+    "Zone",
+    "ZoneCell",
+    "metadata",
+]

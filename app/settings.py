@@ -60,6 +60,39 @@ class HotStateSettings(BaseModel):
     )
 
 
+class GeofenceSettings(BaseModel):
+    """Zones and their H3 covers."""
+
+    resolution: int = Field(
+        default=10, ge=7, le=13, description="H3 resolution of zone covers (new zones)."
+    )
+    max_zone_area_km2: float = Field(default=5000, gt=0)
+    resync_interval_s: float = Field(
+        default=30,
+        gt=0,
+        description="How often a process checks for zone changes it missed on pub/sub.",
+    )
+    follow_changes: bool = Field(
+        default=True, description="Reload the zone index when another process changes zones."
+    )
+
+
+class AlertSettings(BaseModel):
+    """Hysteresis against GPS jitter, and how often a violation may repeat."""
+
+    min_depth_m: float = Field(
+        default=10.0, ge=0, description="A point this far past a boundary changes sides at once."
+    )
+    min_dwell_s: float = Field(
+        default=20.0, ge=0, description="Or the other side must be seen for this long."
+    )
+    repeat_after_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="The same violation of a vehicle in a zone, at most this often.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -84,3 +117,5 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     hotstate: HotStateSettings = HotStateSettings()
+    geofence: GeofenceSettings = GeofenceSettings()
+    alerts: AlertSettings = AlertSettings()

@@ -18,10 +18,16 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from app.core.auth import Mode, Role
+from app.core.auth import CITYWIDE_ROLES, Mode, Role
 from app.main import create_app
 from app.resources import make_engine
-from app.settings import ApiSettings, AuthSettings, HotStateSettings, Settings
+from app.settings import (
+    ApiSettings,
+    AuthSettings,
+    GeofenceSettings,
+    HotStateSettings,
+    Settings,
+)
 from fleet.maintenance import PartitionPolicy, maintain_partitions
 from fleet.tenancy.service import create_key, create_provider
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
@@ -36,8 +42,9 @@ def make_settings(**overrides: object) -> Settings:
         "db_pool_size": 2,
         "auth": AuthSettings(jwt_secret="test-signing-key-" + "x" * 32, key_cache_ttl_s=0),
         "api": ApiSettings(default_page_size=50, max_page_size=200, max_vehicle_batch=100),
-        # Tests drive upkeep themselves; a background rebuild would race with them.
+        # Tests drive upkeep themselves; background work would race with them.
         "hotstate": HotStateSettings(catchup_interval_s=0),
+        "geofence": GeofenceSettings(follow_changes=False),
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -92,6 +99,8 @@ async def connection(app: FastAPI, settings: Settings) -> AsyncIterator[AsyncCon
                 yield conn
         finally:
             await transaction.rollback()
+            # Zones a test published are gone with its transaction: forget them here too.
+            await app.state.zones.reload(app.state.resources.sessionmaker)
     await engine.dispose()
 
 
@@ -149,7 +158,7 @@ def tenant(session: AsyncSession) -> TenantFactory:
         mode: Mode = Mode.MICROMOBILITY,
         provider_id: uuid.UUID | None = None,
     ) -> Tenant:
-        if provider_id is None and role not in {Role.ADMIN, Role.CITY_AUDITOR}:
+        if provider_id is None and role not in CITYWIDE_ROLES:
             provider = await create_provider(
                 session, name=f"test-{uuid.uuid4().hex[:12]}", mode=mode
             )

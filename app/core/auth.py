@@ -13,6 +13,7 @@ class Role(StrEnum):
     OPERATOR_MANAGER = "operator_manager"
     FIELD_AGENT = "field_agent"
     GATEWAY = "gateway"
+    CITY_PLANNER = "city_planner"
 
 
 class Scope(StrEnum):
@@ -26,22 +27,31 @@ class Scope(StrEnum):
     TELEMETRY_WRITE = "telemetry:write"
     EVENTS_WRITE = "events:write"
     TASKS_WRITE = "tasks:write"
+    ZONES_WRITE = "zones:write"
+    POLICIES_WRITE = "policies:write"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.ADMIN: frozenset(Scope),
     Role.CITY_AUDITOR: frozenset({Scope.AUDIT_READ, Scope.FLEET_READ, Scope.VEHICLES_READ}),
     Role.OPERATOR_MANAGER: frozenset(
-        {Scope.FLEET_READ, Scope.VEHICLES_READ, Scope.VEHICLES_WRITE, Scope.TASKS_WRITE}
+        {
+            Scope.FLEET_READ,
+            Scope.VEHICLES_READ,
+            Scope.VEHICLES_WRITE,
+            Scope.TASKS_WRITE,
+            Scope.ZONES_WRITE,
+        }
     ),
     Role.FIELD_AGENT: frozenset({Scope.FLEET_READ, Scope.VEHICLES_READ, Scope.TASKS_WRITE}),
     Role.GATEWAY: frozenset(
         {Scope.VEHICLES_READ, Scope.VEHICLES_WRITE, Scope.TELEMETRY_WRITE, Scope.EVENTS_WRITE}
     ),
+    Role.CITY_PLANNER: frozenset({Scope.FLEET_READ, Scope.ZONES_WRITE, Scope.POLICIES_WRITE}),
 }
 
 # Roles that act for the whole city rather than for one operator.
-CITYWIDE_ROLES = frozenset({Role.ADMIN, Role.CITY_AUDITOR})
+CITYWIDE_ROLES = frozenset({Role.ADMIN, Role.CITY_AUDITOR, Role.CITY_PLANNER})
 
 
 class Mode(StrEnum):

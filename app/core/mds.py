@@ -1,6 +1,7 @@
 """MDS 2.0 vocabulary shared by every layer."""
 
 from enum import StrEnum
+from typing import Literal
 
 MDS_VERSION = "2.0.2"
 MDS_MEDIA_VERSION = "2.0"
@@ -37,3 +38,16 @@ class PropulsionType(StrEnum):
     HYBRID = "hybrid"
     HYDROGEN_FUEL_CELL = "hydrogen_fuel_cell"
     PLUG_IN_HYBRID = "plug_in_hybrid"
+
+
+VehicleState = Literal[
+    "removed",
+    "available",
+    "non_operational",
+    "reserved",
+    "on_trip",
+    "stopped",
+    "non_contactable",
+    "missing",
+    "elsewhere",
+]

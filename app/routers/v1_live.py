@@ -10,9 +10,8 @@ from pydantic import BaseModel
 
 from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
 from app.core.errors import InvalidInput
-from app.core.mds import VehicleType
+from app.core.mds import VehicleState, VehicleType
 from app.deps import SessionDep, require
-from fleet.events.schema import VehicleState
 from fleet.live import queries
 from fleet.live.geo import BBox, parse_point
 from telemetry.hotstate.store import HotState, LiveVehicle
@@ -97,7 +96,8 @@ def _read(provider_id: uuid.UUID, v: LiveVehicle, distance: float | None = None)
 def _scope(principal: Principal, provider_id: uuid.UUID | None) -> queries.Scope:
     if principal.role in CITYWIDE_ROLES:
         only = (provider_id,) if provider_id is not None else None
-        return queries.Scope(only, hide_on_trip=principal.role is Role.CITY_AUDITOR)
+        # Only admins see where vehicles on a trip are; city staff do not.
+        return queries.Scope(only, hide_on_trip=principal.role is not Role.ADMIN)
     # Operators see their own fleet; asking for another provider's shows nothing of it.
     own = principal.provider_id
     assert own is not None

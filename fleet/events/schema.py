@@ -1,12 +1,13 @@
 """MDS 2.0 Event payloads, checked against the provider's mode state machine (pure)."""
 
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, NotRequired
 
 from pydantic import AfterValidator, Field, TypeAdapter, with_config
 
 # pydantic needs typing_extensions' TypedDict before Python 3.12.
 from typing_extensions import TypedDict
 
+from app.core.mds import VehicleState
 from app.core.mds_batch import BatchLimits, BatchSchema, Problem, common_problems
 from app.core.mds_types import (
     FORBID_EXTRA,
@@ -20,17 +21,6 @@ from app.core.mds_types import (
 from fleet.events.state_machines import StateMachine
 from telemetry.schema import Gps
 
-VehicleState = Literal[
-    "removed",
-    "available",
-    "non_operational",
-    "reserved",
-    "on_trip",
-    "stopped",
-    "non_contactable",
-    "missing",
-    "elsewhere",
-]
 EventTypes = Annotated[
     list[Annotated[str, Field(max_length=64)]], Field(min_length=1), AfterValidator(unique_items)
 ]

@@ -16,6 +16,7 @@ from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
 from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
+from fleet.ingest.rules import Outcome, ZoneRules
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
 
@@ -96,6 +97,7 @@ class EventIngest:
 
     directory: DeviceDirectory
     live: LiveFeed
+    rules: ZoneRules
 
     async def ingest(
         self,
@@ -137,7 +139,9 @@ class EventIngest:
                 .returning(VehicleEvent.event_id)
             )
             stored = {str(event_id) for event_id in result.scalars()}
-        # Replays are not stored again, so they must not move the live state either.
-        fresh = [e for e in events if e["event_id"] in stored]
+            # Replays are not stored again, so they must not move the live state either.
+            fresh = [e for e in events if e["event_id"] in stored]
+            alerts = await self.rules.on_trip_ends(session, provider_id, fresh, infos)
         await self.live.states(provider_id, newest_states(fresh, infos))
+        await self.rules.publish(provider_id, Outcome(alerts, {}))
         return len(events)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.mds_batch import BatchLimits
 from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
+from fleet.ingest.rules import ZoneRules
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.history import HistoryWriter
 from telemetry.hotstate.store import PositionUpdate
@@ -51,6 +52,7 @@ class TelemetryIngest:
     directory: DeviceDirectory
     writer: HistoryWriter
     live: LiveFeed
+    rules: ZoneRules
 
     async def ingest(
         self,
@@ -66,8 +68,10 @@ class TelemetryIngest:
             infos = await self.directory.resolve(session, {p["device_id"] for p in points})
             reject_unregistered(points, infos, provider_id)
             stored = await self.writer.write(session, points)
-        # Only what history holds may reach the live state: a replay with other content
-        # at a known device and time was not stored, so it must not be shown either.
-        fresh = [p for p in points if (p["device_id"], p["timestamp"]) in stored]
+            # Only what history holds may reach the live state and the rules: a replay
+            # with other content at a known device and time was not stored.
+            fresh = [p for p in points if (p["device_id"], p["timestamp"]) in stored]
+            outcome = await self.rules.on_telemetry(session, provider_id, fresh, infos)
         await self.live.positions(provider_id, latest_positions(fresh, infos))
+        await self.rules.publish(provider_id, outcome)
         return IngestResult(total=len(points), stored=len(stored))

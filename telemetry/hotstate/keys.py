@@ -33,6 +33,16 @@ def supply_key(provider_id: uuid.UUID | str, resolution: int) -> str:
     return f"{_tag(provider_id)}:supply:r{resolution}"
 
 
+def track_key(provider_id: uuid.UUID | str, device_id: uuid.UUID | str) -> str:
+    """A vehicle's zone tracking state (JSON): sides of boundaries, pending changes, alerts."""
+    return f"{_tag(provider_id)}:zt:{device_id}"
+
+
+# One stream for all providers: workers consume it with consumer groups.
+ALERT_STREAM = f"{PREFIX}:alerts"
+ALERT_STREAM_MAXLEN = 100_000
+
+
 def provider_keys(provider_id: uuid.UUID | str) -> list[str]:
     """The per-provider keys every hot-state script receives first."""
     return [geo_key(provider_id), *(supply_key(provider_id, r) for r in SUPPLY_RESOLUTIONS)]

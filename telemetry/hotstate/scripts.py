@@ -36,24 +36,32 @@ end
 POSITIONS = (
     _PRELUDE
     + """
-local applied = 0
+local applied, moves = 0, {}
 for _, r in ipairs(rows) do
   local key, ts = prefix .. r[1], tonumber(r[2])
   local cur = redis.call('HMGET', key, 'ts', 'st', 'c8', 'c9', 'vt')
   if not cur[1] or ts > tonumber(cur[1]) then
-    redis.call('HSET', key, 'ts', r[2], 'lat', r[3], 'lng', r[4],
-               'c8', r[7], 'c9', r[8], 'vt', r[9])
-    -- The live state mirrors the newest point exactly, so a rebuild can reproduce it.
-    for j, name in ipairs({'bat', 'spd'}) do
-      if r[4 + j] == '' then redis.call('HDEL', key, name)
-      else redis.call('HSET', key, name, r[4 + j]) end
+    local fields = {'ts', r[2], 'lat', r[3], 'lng', r[4]}
+    -- Cells and type rarely change between points: write them only when they do.
+    for j, name in ipairs({'c8', 'c9', 'vt'}) do
+      if cur[2 + j] ~= r[6 + j] then table.insert(fields, name); table.insert(fields, r[6 + j]) end
     end
+    -- The live state mirrors the newest point exactly, so a rebuild can reproduce it.
+    local absent = {}
+    for j, name in ipairs({'bat', 'spd'}) do
+      if r[4 + j] == '' then table.insert(absent, name)
+      else table.insert(fields, name); table.insert(fields, r[4 + j]) end
+    end
+    redis.call('HSET', key, unpack(fields))
+    if #absent > 0 then redis.call('HDEL', key, unpack(absent)) end
     local lat = math.max(-MAX_LAT, math.min(MAX_LAT, tonumber(r[3])))
-    redis.call('GEOADD', geo, tonumber(r[4]), lat, r[1])
+    table.insert(moves, tonumber(r[4])); table.insert(moves, lat); table.insert(moves, r[1])
     recount({cur[2], cur[3], cur[4], cur[5]}, {cur[2], r[7], r[8], r[9]})
     applied = applied + 1
   end
 end
+-- One GEOADD for the whole chunk; chunks stay far below Lua's unpack limit.
+if #moves > 0 then redis.call('GEOADD', geo, unpack(moves)) end
 return applied
 """
 )
@@ -75,3 +83,25 @@ end
 return applied
 """
 )
+
+# Zone tracking states, read and written for a whole batch in one call each.
+# ARGV[1]: the prefix of the provider's tracking keys; ARGV[2]: JSON.
+TRACKS_GET = """
+local prefix, devices = ARGV[1], cjson.decode(ARGV[2])
+local keys = {}
+for i, device in ipairs(devices) do keys[i] = prefix .. device end
+local values = #keys > 0 and redis.call('MGET', unpack(keys)) or {}
+local out = {}
+for i = 1, #devices do out[i] = values[i] or '' end
+return cjson.encode(out)
+"""
+
+TRACKS_SET = """
+local prefix, tracks = ARGV[1], cjson.decode(ARGV[2])
+local n = 0
+for device, value in pairs(tracks) do
+  redis.call('SET', prefix .. device, value)
+  n = n + 1
+end
+return n
+"""

@@ -1,0 +1,54 @@
+"""GET /v1/compliance: a policy evaluated on the live fleet."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.core.auth import CITYWIDE_ROLES, Principal, Scope
+from app.core.errors import InvalidInput
+from app.deps import SessionDep, get_settings, require
+from fleet.compliance import policy_compliance
+from fleet.live.queries import Scope as LiveScope
+from fleet.live.queries import providers_in
+
+router = APIRouter(prefix="/v1", tags=["compliance"])
+
+Reader = Annotated[Principal, Depends(require(Scope.FLEET_READ))]
+
+
+@router.get(
+    "/compliance",
+    operation_id="v1_compliance",
+    summary="Compliance of the live fleet with a policy",
+)
+async def compliance(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    policy_id: Annotated[uuid.UUID, Query()],
+    provider_id: Annotated[uuid.UUID | None, Query()] = None,
+    at: Annotated[datetime | None, Query(description="RFC 3339; rule windows at this time")] = None,
+) -> dict[str, Any]:
+    """Per provider and rule: matched vehicles, bounds, violations (MDS order of operations:
+    a vehicle matched by a rule is not evaluated by later rules). Operators see their own
+    provider only."""
+    when = at or datetime.now(UTC)
+    if when.tzinfo is None:
+        raise InvalidInput("at needs a time zone offset", fields=("at",))
+    if principal.role in CITYWIDE_ROLES:
+        scope = LiveScope((provider_id,) if provider_id else None)
+    else:
+        own = principal.provider_id
+        scope = LiveScope((own,) if own and provider_id in (None, own) else ())
+    result = await policy_compliance(
+        session,
+        request.app.state.live.hot,
+        policy_id=policy_id,
+        provider_ids=list(await providers_in(session, scope)),
+        at=when,
+        tz=ZoneInfo(get_settings(request).city_timezone),
+    )
+    return result.to_dict()

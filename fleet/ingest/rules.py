@@ -1,0 +1,187 @@
+"""Zone rules on the ingest path: classify a batch, track sides, raise alerts."""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import shapely
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.alerts.models import AlertRecord
+from fleet.alerts.store import store_alerts, stream_entry
+from fleet.events.schema import Event
+from fleet.vehicles.directory import DeviceInfo
+from geofencing.registry import Snapshot, ZoneRegistry
+from geofencing.rules import ParkingMode, ZoneKind
+from geofencing.violations import (
+    AlertLimits,
+    Observation,
+    Track,
+    ZoneFacts,
+    boundary_depth_m,
+    evaluate,
+    parking_alerts,
+)
+from geofencing.zones import CompiledZone
+from telemetry.hotstate.store import HotState
+from telemetry.schema import Telemetry
+
+log = logging.getLogger("fleetbed.rules")
+
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a batch raised, and the tracking state to save once the batch is committed."""
+
+    alerts: list[AlertRecord]
+    tracks: dict[str, bytes]
+
+
+def _when(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC)
+
+
+@dataclass
+class ZoneRules:
+    """Evaluates the zones in force on telemetry and trip ends."""
+
+    registry: ZoneRegistry
+    hot: HotState
+    limits: AlertLimits
+
+    def _applying(
+        self,
+        snap: Snapshot,
+        points: Sequence[Telemetry],
+        infos: dict[str, DeviceInfo],
+        provider_id: uuid.UUID,
+    ) -> list[frozenset[str]]:
+        """Per point, the ids of the zones containing it whose rules apply then."""
+        assert snap.index is not None
+        lats = np.fromiter((p["location"]["lat"] for p in points), np.float64, len(points))
+        lngs = np.fromiter((p["location"]["lng"] for p in points), np.float64, len(points))
+        membership = snap.index.classify(lats, lngs)
+        found: list[set[str]] = [set() for _ in points]
+        # Rules depend on the minute and the vehicle type only: decide each once.
+        decided: dict[tuple[int, int, str], bool] = {}
+        provider = str(provider_id)
+        pairs = zip(membership.point_index.tolist(), membership.zone_index.tolist(), strict=True)
+        for i, z in pairs:
+            point = points[i]
+            vtype = infos[point["device_id"]].vehicle_type
+            key = (z, point["timestamp"] // MINUTE_MS, vtype)
+            if key not in decided:
+                decided[key] = self.registry.applies(
+                    snap.zones[z], _when(point["timestamp"]), vtype, provider
+                )
+            if decided[key]:
+                found[i].add(snap.ids[z])
+        return [frozenset(f) for f in found]
+
+    async def on_telemetry(
+        self,
+        session: AsyncSession,
+        provider_id: uuid.UUID,
+        points: Sequence[Telemetry],
+        infos: dict[str, DeviceInfo],
+    ) -> Outcome:
+        """Alerts of new points, stored in the caller's transaction."""
+        snap = self.registry.snapshot
+        if snap.index is None or not points:
+            return Outcome([], {})
+        zones_of = self._applying(snap, points, infos, provider_id)
+        observations = [
+            Observation(
+                device_id=p["device_id"],
+                ts_ms=p["timestamp"],
+                lat=p["location"]["lat"],
+                lng=p["location"]["lng"],
+                speed=p["location"].get("speed"),
+                on_trip=p["trip_ids"] is not None,
+                zones=zones_of[i],
+            )
+            for i, p in enumerate(points)
+        ]
+        devices = sorted({o.device_id for o in observations})
+        try:
+            stored = await self.hot.tracks(provider_id, devices)
+        except (RedisError, OSError) as exc:
+            # Without tracks no side can be judged; the next batch starts them afresh.
+            log.warning("zone tracking skipped: Redis unavailable", extra={"error": repr(exc)})
+            return Outcome([], {})
+        tracks = {d: Track.decode(stored[d]) for d in devices}
+
+        def depth(zone_id: str, lat: float, lng: float) -> float:
+            distance = shapely.distance(snap.edges[zone_id], shapely.Point(lng, lat))
+            return boundary_depth_m(float(distance), lat)
+
+        alerts = evaluate(
+            observations,
+            tracks,
+            snap.facts,
+            {d: infos[d].vehicle_type for d in devices},
+            depth,
+            self.limits,
+        )
+        changed = {d: track.encode() for d, track in tracks.items() if track.encode() != stored[d]}
+        return Outcome(await store_alerts(session, provider_id, alerts), changed)
+
+    def _hubs_apply(
+        self, zones: Sequence[CompiledZone], when: datetime, vtype: str, provider: str
+    ) -> bool:
+        return any(
+            z.rule.kind is ZoneKind.PARKING
+            and z.rule.parking is ParkingMode.MANDATORY
+            and self.registry.applies(z, when, vtype, provider)
+            for z in zones
+        )
+
+    async def on_trip_ends(
+        self,
+        session: AsyncSession,
+        provider_id: uuid.UUID,
+        events: Sequence[Event],
+        infos: dict[str, DeviceInfo],
+    ) -> list[AlertRecord]:
+        """Parking alerts for trips that ended in a no-parking zone or outside every
+        mandatory hub that applies to the vehicle."""
+        snap = self.registry.snapshot
+        alerts = []
+        for event in events:
+            location = event.get("location")
+            if "trip_end" not in event["event_types"] or location is None:
+                continue
+            when = _when(event["timestamp"])
+            vtype = infos[event["device_id"]].vehicle_type
+            here = self.registry.zones_at(
+                location["lat"],
+                location["lng"],
+                when=when,
+                vehicle_type=vtype,
+                provider_id=provider_id,
+            )
+            alerts += parking_alerts(
+                event["device_id"],
+                event["timestamp"],
+                location["lat"],
+                location["lng"],
+                [ZoneFacts(str(z.zone_id), z.rule) for z in here],
+                self._hubs_apply(snap.zones, when, vtype, str(provider_id)),
+            )
+        return await store_alerts(session, provider_id, alerts)
+
+    async def publish(self, provider_id: uuid.UUID, outcome: Outcome) -> None:
+        """After the commit: save tracking state and stream the alerts."""
+        try:
+            if outcome.tracks:
+                await self.hot.save_tracks(provider_id, outcome.tracks)
+            if outcome.alerts:
+                await self.hot.publish_alerts([stream_entry(a) for a in outcome.alerts])
+        except (RedisError, OSError) as exc:
+            log.warning("alerts not streamed: Redis unavailable", extra={"error": repr(exc)})

@@ -1,0 +1,123 @@
+"""The zones in force in this process: an in-memory `ZoneIndex` rebuilt when zones change."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from geofencing.covers import compile_cover
+from geofencing.violations import ZoneFacts
+from geofencing.zone_index import ZoneIndex
+from geofencing.zones import CompiledZone, load_active
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable pair of index and zones: swapped whole, so readers never see a mix."""
+
+    index: ZoneIndex[int] | None
+    zones: tuple[CompiledZone, ...]
+    # Derived once per snapshot, not per batch: zone ids as text, rules, and boundaries
+    # (for the hysteresis depth).
+    ids: tuple[str, ...] = field(init=False)
+    facts: dict[str, ZoneFacts] = field(init=False)
+    edges: dict[str, BaseGeometry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ids = tuple(str(z.zone_id) for z in self.zones)
+        object.__setattr__(self, "ids", ids)
+        facts = {i: ZoneFacts(i, z.rule) for i, z in zip(ids, self.zones, strict=True)}
+        object.__setattr__(self, "facts", facts)
+        edges = {i: z.geometry.boundary for i, z in zip(ids, self.zones, strict=True)}
+        object.__setattr__(self, "edges", edges)
+
+
+@dataclass
+class ZoneRegistry:
+    """Holds the current snapshot; `reload` builds a new one off the event loop."""
+
+    resolution: int
+    tz: ZoneInfo
+    snapshot: Snapshot = field(default_factory=lambda: Snapshot(None, ()))
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def reload(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        """Load the active zones and their covers from the record; returns how many."""
+        async with self._lock:
+            async with sessionmaker() as session:
+                zones = tuple(await load_active(session))
+            index = await asyncio.to_thread(self._build, zones) if zones else None
+            self.snapshot = Snapshot(index, zones)
+        return len(zones)
+
+    def _build(self, zones: tuple[CompiledZone, ...]) -> ZoneIndex[int]:
+        # Zones published under another resolution setting are compiled again here.
+        covers = [
+            z.cover
+            if z.cover.resolution == self.resolution
+            else compile_cover(z.geometry, self.resolution)
+            for z in zones
+        ]
+        return ZoneIndex.build(
+            [
+                (i, z.geometry, cover)
+                for i, (z, cover) in enumerate(zip(zones, covers, strict=True))
+            ],
+            self.resolution,
+        )
+
+    def applies(
+        self, zone: CompiledZone, when: datetime, vehicle_type: str | None, provider: str | None
+    ) -> bool:
+        """Whether a zone's rule binds this vehicle type and provider at `when`."""
+        return zone.effective_at <= when and zone.rule.applies(
+            when, self.tz, vehicle_type, provider
+        )
+
+    def zones_at(
+        self,
+        lat: float,
+        lng: float,
+        *,
+        when: datetime,
+        vehicle_type: str | None = None,
+        provider_id: uuid.UUID | None = None,
+    ) -> list[CompiledZone]:
+        """Zones containing the point whose rules apply at `when`."""
+        snap = self.snapshot
+        if snap.index is None:
+            return []
+        provider = str(provider_id) if provider_id else None
+        return [
+            snap.zones[i]
+            for i in snap.index.zones_at(lat, lng)
+            if self.applies(snap.zones[i], when, vehicle_type, provider)
+        ]
+
+    def zones_of_points(
+        self,
+        lats: np.ndarray,
+        lngs: np.ndarray,
+        *,
+        when: datetime,
+        vehicle_type: str | None = None,
+        provider_id: uuid.UUID | None = None,
+    ) -> list[list[CompiledZone]]:
+        """For each point, the zones containing it whose rules apply at `when`."""
+        snap = self.snapshot
+        result: list[list[CompiledZone]] = [[] for _ in range(len(lats))]
+        if snap.index is None:
+            return result
+        provider = str(provider_id) if provider_id else None
+        membership = snap.index.classify(lats, lngs)
+        applies = [self.applies(z, when, vehicle_type, provider) for z in snap.zones]
+        pairs = zip(membership.point_index.tolist(), membership.zone_index.tolist(), strict=True)
+        for point, zone in pairs:
+            if applies[zone]:
+                result[point].append(snap.zones[zone])
+        return result

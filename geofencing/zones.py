@@ -1,0 +1,272 @@
+"""Publish, version, retire and read zones; compile their H3 covers off the event loop."""
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import MultiPolygon
+from sqlalchemy import ColumnElement, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Forbidden, InvalidInput, NotFound
+from geofencing.covers import Cover, compile_cover
+from geofencing.geometry import GeometryError, parse_geometry
+from geofencing.models import Zone, ZoneCell
+from geofencing.rules import ParkingMode, ZoneKind, ZoneRule
+from geofencing.schemas import ZoneCreate, ZoneFields
+
+
+@dataclass(frozen=True)
+class ZoneScope:
+    """Whose zones a caller sees and may change: None is the whole city."""
+
+    provider_id: uuid.UUID | None
+    may_write_citywide: bool
+
+
+@dataclass(frozen=True)
+class CompiledZone:
+    """A zone ready for the index: its id, rule, shape and cover."""
+
+    zone_id: uuid.UUID
+    name: str
+    rule: ZoneRule
+    effective_at: datetime
+    geometry: MultiPolygon
+    cover: Cover
+
+
+def zone_rule(zone: Zone) -> ZoneRule:
+    """The rule a stored zone carries."""
+    return ZoneRule(
+        kind=ZoneKind(zone.kind),
+        vehicle_types=frozenset(zone.vehicle_types) if zone.vehicle_types else None,
+        days=frozenset(zone.days) if zone.days else None,
+        start_time=zone.start_time,
+        end_time=zone.end_time,
+        max_speed_kph=zone.max_speed_kph,
+        parking=ParkingMode(zone.parking) if zone.parking else None,
+        provider_id=str(zone.provider_id) if zone.provider_id else None,
+    )
+
+
+def _visible(scope: ZoneScope) -> ColumnElement[bool]:
+    if scope.provider_id is None:
+        return true()
+    return or_(Zone.provider_id.is_(None), Zone.provider_id == scope.provider_id)
+
+
+def parse_zone_geometry(geometry: dict[str, object], max_area_km2: float) -> MultiPolygon:
+    """The zone's shape, or InvalidInput naming what is wrong with it."""
+    try:
+        return parse_geometry(geometry, max_area_km2=max_area_km2)
+    except GeometryError as exc:
+        raise InvalidInput(f"geometry: {exc}", fields=("geometry",)) from exc
+
+
+async def _store_cover(session: AsyncSession, zone_id: uuid.UUID, cover: Cover) -> None:
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    records = [(zone_id, int(c), True) for c in cover.interior.tolist()]
+    records += [(zone_id, int(c), False) for c in cover.boundary.tolist()]
+    if records:
+        await raw.copy_records_to_table(
+            "zone_cells", records=records, columns=("zone_id", "cell", "interior")
+        )
+
+
+async def _publish(
+    session: AsyncSession,
+    fields: ZoneFields,
+    *,
+    provider_id: uuid.UUID | None,
+    lineage: tuple[uuid.UUID, int, list[uuid.UUID]] | None,
+    resolution: int,
+    max_area_km2: float,
+    created_by: str,
+    now: datetime,
+) -> Zone:
+    geometry = parse_zone_geometry(fields.geometry, max_area_km2)
+    cover = await asyncio.to_thread(compile_cover, geometry, resolution)
+    lineage_id, version, prev = lineage or (uuid.uuid4(), 1, [])
+    zone = Zone(
+        zone_id=uuid.uuid4(),
+        lineage_id=lineage_id,
+        version=version,
+        name=fields.name,
+        description=fields.description,
+        kind=fields.kind.value,
+        provider_id=provider_id,
+        max_speed_kph=fields.max_speed_kph,
+        parking=fields.parking.value if fields.parking else None,
+        vehicle_types=[v.value for v in fields.vehicle_types] if fields.vehicle_types else None,
+        days=list(fields.days) if fields.days else None,
+        start_time=fields.start_time,
+        end_time=fields.end_time,
+        geometry=from_shape(geometry, srid=4326),
+        resolution=resolution,
+        prev_zone_ids=prev or None,
+        published_at=now,
+        effective_at=fields.effective_at or now,
+        created_by=created_by,
+    )
+    session.add(zone)
+    await session.flush()
+    await _store_cover(session, zone.zone_id, cover)
+    return zone
+
+
+def _owner(scope: ZoneScope, wanted: uuid.UUID | None) -> uuid.UUID | None:
+    if scope.provider_id is not None:
+        # Operators publish zones for their own fleet only.
+        if wanted not in (None, scope.provider_id):
+            raise Forbidden("operators may publish zones for their own fleet only")
+        return scope.provider_id
+    return wanted
+
+
+async def create_zone(
+    session: AsyncSession,
+    *,
+    data: ZoneCreate,
+    scope: ZoneScope,
+    resolution: int,
+    max_area_km2: float,
+    created_by: str,
+    now: datetime,
+) -> Zone:
+    """Publish the first version of a zone."""
+    return await _publish(
+        session,
+        data,
+        provider_id=_owner(scope, data.provider_id),
+        lineage=None,
+        resolution=resolution,
+        max_area_km2=max_area_km2,
+        created_by=created_by,
+        now=now,
+    )
+
+
+async def _writable(session: AsyncSession, zone_id: uuid.UUID, scope: ZoneScope) -> Zone:
+    zone = await get_zone(session, zone_id=zone_id, scope=scope)
+    if zone.provider_id is None and not scope.may_write_citywide:
+        raise Forbidden("only city planners and admins change city-wide zones")
+    if zone.retired_at is not None:
+        raise InvalidInput(f"zone {zone_id} is retired; versions are immutable")
+    return zone
+
+
+async def update_zone(
+    session: AsyncSession,
+    *,
+    zone_id: uuid.UUID,
+    data: ZoneFields,
+    scope: ZoneScope,
+    resolution: int,
+    max_area_km2: float,
+    created_by: str,
+    now: datetime,
+) -> Zone:
+    """Publish a new version naming `zone_id` as its previous one, and retire that one."""
+    old = await _writable(session, zone_id, scope)
+    await session.execute(update(Zone).where(Zone.zone_id == old.zone_id).values(retired_at=now))
+    return await _publish(
+        session,
+        data,
+        provider_id=old.provider_id,
+        lineage=(old.lineage_id, old.version + 1, [old.zone_id]),
+        resolution=resolution,
+        max_area_km2=max_area_km2,
+        created_by=created_by,
+        now=now,
+    )
+
+
+async def retire_zone(
+    session: AsyncSession, *, zone_id: uuid.UUID, scope: ZoneScope, now: datetime
+) -> Zone:
+    """Retire a zone: it stops applying but stays readable."""
+    zone = await _writable(session, zone_id, scope)
+    zone.retired_at = now
+    await session.flush()
+    return zone
+
+
+async def get_zone(session: AsyncSession, *, zone_id: uuid.UUID, scope: ZoneScope) -> Zone:
+    """A zone version the caller may see, else NotFound."""
+    zone = (
+        await session.execute(select(Zone).where(Zone.zone_id == zone_id, _visible(scope)))
+    ).scalar_one_or_none()
+    if zone is None:
+        raise NotFound(f"zone {zone_id} not found")
+    return zone
+
+
+async def list_zones(
+    session: AsyncSession, *, scope: ZoneScope, include_retired: bool, citywide_only: bool = False
+) -> Sequence[Zone]:
+    """Zones the caller may see, newest first."""
+    query = select(Zone).where(_visible(scope))
+    if not include_retired:
+        query = query.where(Zone.retired_at.is_(None))
+    if citywide_only:
+        query = query.where(Zone.provider_id.is_(None))
+    return (
+        (await session.execute(query.order_by(Zone.published_at.desc(), Zone.zone_id)))
+        .scalars()
+        .all()
+    )
+
+
+async def cell_counts(
+    session: AsyncSession, zone_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """(interior, boundary) cell counts per zone."""
+    rows = await session.execute(
+        select(
+            ZoneCell.zone_id,
+            func.count().filter(ZoneCell.interior),
+            func.count().filter(~ZoneCell.interior),
+        )
+        .where(ZoneCell.zone_id.in_(zone_ids))
+        .group_by(ZoneCell.zone_id)
+    )
+    return {zone_id: (int(i), int(b)) for zone_id, i, b in rows}
+
+
+async def load_active(session: AsyncSession) -> list[CompiledZone]:
+    """Every zone not retired, with its stored cover, for the zone index."""
+    zones = (await session.execute(select(Zone).where(Zone.retired_at.is_(None)))).scalars().all()
+    if not zones:
+        return []
+    cells = (
+        await session.execute(
+            select(ZoneCell.zone_id, ZoneCell.cell, ZoneCell.interior).where(
+                ZoneCell.zone_id.in_([z.zone_id for z in zones])
+            )
+        )
+    ).all()
+    grouped: dict[uuid.UUID, tuple[list[int], list[int]]] = {z.zone_id: ([], []) for z in zones}
+    for zone_id, cell, interior in cells:
+        grouped[zone_id][0 if interior else 1].append(cell)
+    return [
+        CompiledZone(
+            zone_id=z.zone_id,
+            name=z.name,
+            rule=zone_rule(z),
+            effective_at=z.effective_at,
+            geometry=to_shape(z.geometry),
+            cover=Cover(
+                resolution=z.resolution,
+                interior=np.array(grouped[z.zone_id][0], dtype=np.uint64),
+                boundary=np.array(grouped[z.zone_id][1], dtype=np.uint64),
+            ),
+        )
+        for z in zones
+    ]
