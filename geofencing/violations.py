@@ -95,6 +95,9 @@ class Alert:
 class Track:
     """One vehicle's tracking state, as stored between batches.
 
+    `signature()` names what must hold for a next batch to need no evaluation at all: the
+    same zones as the newest point, and no pending change.
+
     `inside`: zones the vehicle is confirmed in; `pending`: zone -> when the other side
     was first seen; `alerted`: "zone|kind" -> when that violation was last raised;
     `last_ms`: the newest point that moved its sides (None: never observed).
@@ -104,6 +107,10 @@ class Track:
     pending: dict[str, int] = field(default_factory=dict)
     alerted: dict[str, int] = field(default_factory=dict)
     last_ms: int | None = None
+
+    def signature(self, newest_zones: frozenset[str]) -> str:
+        """The zones of the newest point, or "!" while a side change is pending."""
+        return "!" if self.pending else ",".join(sorted(newest_zones))
 
     def encode(self) -> bytes:
         """The stored form: compact JSON."""
@@ -120,9 +127,10 @@ class Track:
         return cls(set(data["in"]), dict(data["p"]), dict(data["a"]), data["last"])
 
 
-def _violations(
+def violations_of(
     obs: Observation, zones: Mapping[str, ZoneFacts], vehicle_type: str
 ) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, zone, details) of every rule the point breaks, before de-duplication."""
     found: list[tuple[str, str, dict[str, Any]]] = []
     moving = obs.speed is None or obs.speed > MOVING_M_S
     for zone_id in obs.zones:
@@ -209,7 +217,7 @@ def evaluate(
         elif obs.ts_ms > track.last_ms:
             alerts += _transitions(obs, track, zones, depth_m, settings)
             track.last_ms = obs.ts_ms
-        for kind, zone_id, details in _violations(obs, zones, vehicle_types[obs.device_id]):
+        for kind, zone_id, details in violations_of(obs, zones, vehicle_types[obs.device_id]):
             key = f"{zone_id}|{kind}"
             last = track.alerted.get(key)
             if last is not None and abs(obs.ts_ms - last) < settings.repeat_after_s * 1000:

@@ -1,6 +1,7 @@
 """Alerts from the hot path: stored, queryable per tenant, streamed to workers."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -149,3 +150,26 @@ async def test_bad_alert_queries_are_422(
     manager = await tenant(Role.OPERATOR_MANAGER)
     response = await client.get(f"/v1/alerts?{query}", headers=auth(manager))
     assert response.status_code == 422
+
+
+async def test_sides_change_only_after_the_dwell_across_batches(
+    client: AsyncClient, city: dict[str, Tenant]
+) -> None:
+    # Just outside the 100 m station zone: shallower than 10 m, so only dwelling counts.
+    gateway, manager = city["gateway"], city["manager"]
+    [device] = await register(client, gateway)
+    edge = {"lat": CENTRE[0] + 104 / 111_320, "lng": CENTRE[1], "speed": 1.0}
+    inside = {"lat": CENTRE[0] + 50 / 111_320, "lng": CENTRE[1], "speed": 1.0}
+    t = now_ms() + 2_000
+    plan = [(0, inside), (5, inside), (10, edge), (20, edge), (35, edge)]
+    for seconds, location in plan:
+        await post(
+            client,
+            gateway,
+            "telemetry",
+            [point(gateway, device, timestamp=t + seconds * 1000, location=location)],
+        )
+    exits = (await client.get("/v1/alerts?kind=zone_exit", headers=auth(manager))).json()
+    assert [a["occurred_at"][:19] for a in exits] == [
+        datetime.fromtimestamp((t + 35_000) / 1000, UTC).isoformat()[:19]
+    ]

@@ -25,6 +25,7 @@ from geofencing.violations import (
     boundary_depth_m,
     evaluate,
     parking_alerts,
+    violations_of,
 )
 from geofencing.zones import CompiledZone
 from telemetry.hotstate.store import HotState
@@ -40,7 +41,7 @@ class Outcome:
     """What a batch raised, and the tracking state to save once the batch is committed."""
 
     alerts: list[AlertRecord]
-    tracks: dict[str, bytes]
+    tracks: dict[str, tuple[bytes, str]]
 
 
 def _when(ts_ms: int) -> datetime:
@@ -108,28 +109,41 @@ class ZoneRules:
             )
             for i, p in enumerate(points)
         ]
-        devices = sorted({o.device_id for o in observations})
+        vehicle_types = {o.device_id: infos[o.device_id].vehicle_type for o in observations}
+        newest: dict[str, Observation] = {}
+        forced: set[str] = set()
+        for obs in observations:
+            seen = newest.get(obs.device_id)
+            if seen is not None and seen.zones != obs.zones:
+                forced.add(obs.device_id)  # zones changed within the batch
+            if seen is None or obs.ts_ms > seen.ts_ms:
+                newest[obs.device_id] = obs
+            if violations_of(obs, snap.facts, vehicle_types[obs.device_id]):
+                forced.add(obs.device_id)  # de-duplication needs the stored state
+        rows = [(d, ",".join(sorted(o.zones)), d in forced) for d, o in newest.items()]
         try:
-            stored = await self.hot.tracks(provider_id, devices)
+            stored = await self.hot.tracks_due(provider_id, rows)
         except (RedisError, OSError) as exc:
             # Without tracks no side can be judged; the next batch starts them afresh.
             log.warning("zone tracking skipped: Redis unavailable", extra={"error": repr(exc)})
             return Outcome([], {})
-        tracks = {d: Track.decode(stored[d]) for d in devices}
+        tracks = {d: Track.decode(raw) for d, raw in stored.items()}
 
         def depth(zone_id: str, lat: float, lng: float) -> float:
             distance = shapely.distance(snap.edges[zone_id], shapely.Point(lng, lat))
             return boundary_depth_m(float(distance), lat)
 
         alerts = evaluate(
-            observations,
+            [o for o in observations if o.device_id in tracks],
             tracks,
             snap.facts,
-            {d: infos[d].vehicle_type for d in devices},
+            vehicle_types,
             depth,
             self.limits,
         )
-        changed = {d: track.encode() for d, track in tracks.items() if track.encode() != stored[d]}
+        changed = {
+            d: (track.encode(), track.signature(newest[d].zones)) for d, track in tracks.items()
+        }
         return Outcome(await store_alerts(session, provider_id, alerts), changed)
 
     def _hubs_apply(

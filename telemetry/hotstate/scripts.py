@@ -84,23 +84,33 @@ return applied
 """
 )
 
-# Zone tracking states, read and written for a whole batch in one call each.
-# ARGV[1]: the prefix of the provider's tracking keys; ARGV[2]: JSON.
-TRACKS_GET = """
-local prefix, devices = ARGV[1], cjson.decode(ARGV[2])
-local keys = {}
-for i, device in ipairs(devices) do keys[i] = prefix .. device end
-local values = #keys > 0 and redis.call('MGET', unpack(keys)) or {}
-local out = {}
-for i = 1, #devices do out[i] = values[i] or '' end
-return cjson.encode(out)
+# Zone tracking, read and written for a whole batch in one call each. A vehicle has a
+# state (JSON) and a signature; a batch whose newest zones match the signature, with
+# nothing else to judge, needs no evaluation, so its state is not even read.
+# ARGV[1]: the prefix of the provider's tracking keys (state: prefix..device, signature:
+# prefix..device..':sig'); ARGV[2]: JSON.
+
+# ARGV[2]: [[device, signature, forced], ...] -> JSON {device: state or ''} of those due.
+TRACKS_DUE = """
+local prefix, rows = ARGV[1], cjson.decode(ARGV[2])
+local due = {}
+for _, r in ipairs(rows) do
+  local key = prefix .. r[1]
+  if r[3] == 1 or redis.call('GET', key .. ':sig') ~= r[2] then
+    due[r[1]] = redis.call('GET', key) or ''
+  end
+end
+if next(due) == nil then return '{}' end
+return cjson.encode(due)
 """
 
+# ARGV[2]: {device: [state, signature]}.
 TRACKS_SET = """
 local prefix, tracks = ARGV[1], cjson.decode(ARGV[2])
 local n = 0
-for device, value in pairs(tracks) do
-  redis.call('SET', prefix .. device, value)
+for device, t in pairs(tracks) do
+  redis.call('SET', prefix .. device, t[1])
+  redis.call('SET', prefix .. device .. ':sig', t[2])
   n = n + 1
 end
 return n

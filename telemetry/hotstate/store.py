@@ -98,7 +98,7 @@ class HotState:
         self.redis = redis
         self._positions = redis.register_script(scripts.POSITIONS)
         self._states = redis.register_script(scripts.STATES)
-        self._tracks_get = redis.register_script(scripts.TRACKS_GET)
+        self._tracks_due = redis.register_script(scripts.TRACKS_DUE)
         self._tracks_set = redis.register_script(scripts.TRACKS_SET)
 
     async def _apply(
@@ -125,26 +125,30 @@ class HotState:
         rows = [[u.device_id, str(u.ts_ms), u.state, u.vehicle_type] for u in updates]
         return await self._apply(self._states, provider_id, rows)
 
-    async def tracks(
-        self, provider_id: uuid.UUID | str, device_ids: Sequence[str]
+    async def tracks_due(
+        self, provider_id: uuid.UUID | str, rows: Sequence[tuple[str, str, bool]]
     ) -> dict[str, bytes | None]:
-        """Each vehicle's stored zone tracking state (None when it has none), in one call.
+        """Stored tracking state of the vehicles that need evaluation, in one call.
 
-        Device ids and states travel as one JSON string each way: thousands of separate
-        arguments would cost more to encode than the lookup itself.
+        `rows` are (device, signature of its newest zones, forced); a vehicle is due when
+        forced or when its stored signature differs. Ids and states travel as one JSON
+        string each way: thousands of arguments would cost more to encode than the work.
         """
-        if not device_ids:
+        if not rows:
             return {}
         prefix = keys.track_key(provider_id, "")
-        raw = await self._tracks_get(keys=[], args=[prefix, orjson.dumps(list(device_ids))])
-        values: list[str] = orjson.loads(raw)
-        return {d: v.encode() or None for d, v in zip(device_ids, values, strict=True)}
+        payload = orjson.dumps([[d, sig, int(forced)] for d, sig, forced in rows])
+        raw = await self._tracks_due(keys=[], args=[prefix, payload])
+        due: dict[str, str] = orjson.loads(raw)
+        return {d: v.encode() or None for d, v in due.items()}
 
-    async def save_tracks(self, provider_id: uuid.UUID | str, tracks: Mapping[str, bytes]) -> None:
-        """Store vehicles' zone tracking states, in one call."""
+    async def save_tracks(
+        self, provider_id: uuid.UUID | str, tracks: Mapping[str, tuple[bytes, str]]
+    ) -> None:
+        """Store vehicles' tracking states with their signatures, in one call."""
         if tracks:
             prefix = keys.track_key(provider_id, "")
-            payload = orjson.dumps({d: v.decode() for d, v in tracks.items()})
+            payload = orjson.dumps({d: [v.decode(), sig] for d, (v, sig) in tracks.items()})
             await self._tracks_set(keys=[], args=[prefix, payload])
 
     async def publish_alerts(self, entries: Sequence[Mapping[str, str]]) -> None:
