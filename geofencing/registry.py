@@ -27,6 +27,12 @@ class Snapshot:
     ids: tuple[str, ...] = field(init=False)
     facts: dict[str, ZoneFacts] = field(init=False)
     edges: dict[str, BaseGeometry] = field(init=False)
+    # Zones whose rule binds every vehicle at every time (no types, days, hours, owner)
+    # once in effect, and when each zone took effect.
+    unconditional: frozenset[int] = field(init=False)
+    effective_ms: tuple[int, ...] = field(init=False)
+    # Zones a point can break a rule in (speed, riding, vehicle type).
+    policed: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         ids = tuple(str(z.zone_id) for z in self.zones)
@@ -35,6 +41,12 @@ class Snapshot:
         object.__setattr__(self, "facts", facts)
         edges = {i: z.geometry.boundary for i, z in zip(ids, self.zones, strict=True)}
         object.__setattr__(self, "edges", edges)
+        unconditional = frozenset(n for n, z in enumerate(self.zones) if z.rule.unconditional())
+        object.__setattr__(self, "unconditional", unconditional)
+        effective = tuple(int(z.effective_at.timestamp() * 1000) for z in self.zones)
+        object.__setattr__(self, "effective_ms", effective)
+        policed = frozenset(i for i, z in zip(ids, self.zones, strict=True) if z.rule.policed())
+        object.__setattr__(self, "policed", policed)
 
 
 @dataclass

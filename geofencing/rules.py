@@ -49,6 +49,20 @@ class ZoneRule:
             return False
         return active_at(when, tz, days=self.days, start=self.start_time, end=self.end_time)
 
+    def unconditional(self) -> bool:
+        """Whether the rule binds every vehicle of every provider at every time."""
+        return (
+            self.provider_id is None
+            and self.vehicle_types is None
+            and self.days is None
+            and self.start_time is None
+            and self.end_time is None
+        )
+
+    def policed(self) -> bool:
+        """Whether a moving vehicle can break this rule (speed, riding, vehicle type)."""
+        return self.kind in {ZoneKind.SLOW, ZoneKind.NO_RIDE, ZoneKind.RESTRICTED}
+
     def describe(self) -> str:
         """A short sentence for apps to show."""
         match self.kind:

@@ -173,3 +173,24 @@ async def test_sides_change_only_after_the_dwell_across_batches(
     assert [a["occurred_at"][:19] for a in exits] == [
         datetime.fromtimestamp((t + 35_000) / 1000, UTC).isoformat()[:19]
     ]
+
+
+async def test_points_before_a_zone_took_effect_raise_nothing(
+    client: AsyncClient, city: dict[str, Tenant]
+) -> None:
+    gateway, manager = city["gateway"], city["manager"]
+    [device] = await register(client, gateway)
+    before = now_ms() - 60_000  # the zones were published just now
+    await post(
+        client,
+        gateway,
+        "telemetry",
+        [point(gateway, device, timestamp=before, location={**INSIDE, "speed": 9.0})],
+    )
+    await post(
+        client,
+        gateway,
+        "telemetry",
+        [point(gateway, device, timestamp=before + 1000, location={**INSIDE, "speed": 9.0})],
+    )
+    assert (await client.get("/v1/alerts", headers=auth(manager))).json() == []

@@ -69,12 +69,18 @@ class ZoneRules:
         lngs = np.fromiter((p["location"]["lng"] for p in points), np.float64, len(points))
         membership = snap.index.classify(lats, lngs)
         found: list[set[str]] = [set() for _ in points]
-        # Rules depend on the minute and the vehicle type only: decide each once.
+        # Rules depend on the minute and the vehicle type only: decide each once. Zones
+        # without any condition (most of them) need no decision at all.
         decided: dict[tuple[int, int, str], bool] = {}
         provider = str(provider_id)
         pairs = zip(membership.point_index.tolist(), membership.zone_index.tolist(), strict=True)
+        unconditional, effective = snap.unconditional, snap.effective_ms
         for i, z in pairs:
             point = points[i]
+            if z in unconditional:
+                if point["timestamp"] >= effective[z]:
+                    found[i].add(snap.ids[z])
+                continue
             vtype = infos[point["device_id"]].vehicle_type
             key = (z, point["timestamp"] // MINUTE_MS, vtype)
             if key not in decided:
@@ -118,7 +124,9 @@ class ZoneRules:
                 forced.add(obs.device_id)  # zones changed within the batch
             if seen is None or obs.ts_ms > seen.ts_ms:
                 newest[obs.device_id] = obs
-            if violations_of(obs, snap.facts, vehicle_types[obs.device_id]):
+            if obs.zones & snap.policed and violations_of(
+                obs, snap.facts, vehicle_types[obs.device_id]
+            ):
                 forced.add(obs.device_id)  # de-duplication needs the stored state
         rows = [(d, ",".join(sorted(o.zones)), d in forced) for d, o in newest.items()]
         try:
