@@ -82,7 +82,10 @@ def parse_args(argv: list[str] | None) -> Plan:
         help="zones loaded for a third phase, fleetbed with its zone rules (0: no such phase)",
     )
     parser.add_argument(
-        "--server-workers", type=int, default=1, help="fleetbed serve --workers (default 1)"
+        "--server-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="fleetbed serve --workers (default: one per core, as in production)",
     )
     parser.add_argument(
         "--max-rate",
