@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from geoalchemy2.shape import to_shape
-from geofencing.geometry import to_geojson
 
 from app.core.errors import NotFound
 from app.core.mds import UUID_PATTERN
 from app.deps import SessionDep
 from app.mds_media import MdsResponse, mds_body, mds_version
 from geofencing import zones
+from geofencing.geometry import to_geojson
 from geofencing.models import Zone
 from geofencing.zones import ZoneScope
 
