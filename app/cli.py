@@ -172,6 +172,7 @@ def _import_zones(args: argparse.Namespace, settings: Settings) -> int:
     # Every model, so that the zones' foreign keys resolve when the session flushes.
     import app.models  # noqa: F401
     from app.resources import make_redis
+    from app.routers.zones import zone_limits
     from app.zone_sync import announce_change
     from geofencing.schemas import ZoneCreate
     from geofencing.zones import ZoneScope, create_zone
@@ -197,8 +198,7 @@ def _import_zones(args: argparse.Namespace, settings: Settings) -> int:
                 session,
                 data=zone,
                 scope=ZoneScope(None, may_write_citywide=True),
-                resolution=settings.geofence.resolution,
-                max_area_km2=settings.geofence.max_zone_area_km2,
+                limits=zone_limits(settings.geofence),
                 created_by="cli",
                 now=now,
             )

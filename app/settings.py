@@ -67,6 +67,11 @@ class GeofenceSettings(BaseModel):
         default=10, ge=7, le=13, description="H3 resolution of zone covers (new zones)."
     )
     max_zone_area_km2: float = Field(default=5000, gt=0)
+    city_bbox: tuple[float, float, float, float] = Field(
+        default=(12.0, 55.5, 13.5, 56.6),
+        description="MINLNG, MINLAT, MAXLNG, MAXLAT that every zone must lie in; it also "
+        "catches [latitude, longitude] order, which other checks cannot tell apart here.",
+    )
     resync_interval_s: float = Field(
         default=30,
         gt=0,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import shapely
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy import ColumnElement, func, or_, select, true, update
@@ -26,6 +27,15 @@ class ZoneScope:
 
     provider_id: uuid.UUID | None
     may_write_citywide: bool
+
+
+@dataclass(frozen=True)
+class ZoneLimits:
+    """How zones are compiled, and what is refused: too large, or outside the city."""
+
+    resolution: int
+    max_area_km2: float
+    city_bbox: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,21 @@ def _visible(scope: ZoneScope) -> ColumnElement[bool]:
     return or_(Zone.provider_id.is_(None), Zone.provider_id == scope.provider_id)
 
 
-def parse_zone_geometry(geometry: dict[str, object], max_area_km2: float) -> MultiPolygon:
+def parse_zone_geometry(geometry: dict[str, object], limits: ZoneLimits) -> MultiPolygon:
     """The zone's shape, or InvalidInput naming what is wrong with it."""
+    city_bbox = limits.city_bbox
     try:
-        return parse_geometry(geometry, max_area_km2=max_area_km2)
+        shape = parse_geometry(geometry, max_area_km2=limits.max_area_km2)
     except GeometryError as exc:
         raise InvalidInput(f"geometry: {exc}", fields=("geometry",)) from exc
+    if not shapely.box(*city_bbox).covers(shape):
+        raise InvalidInput(
+            "geometry: the zone lies outside the city's area "
+            f"(longitudes {city_bbox[0]} to {city_bbox[2]}, latitudes {city_bbox[1]} to "
+            f"{city_bbox[3]}); positions must be [longitude, latitude]",
+            fields=("geometry",),
+        )
+    return shape
 
 
 async def _store_cover(session: AsyncSession, zone_id: uuid.UUID, cover: Cover) -> None:
@@ -86,13 +105,12 @@ async def _publish(
     *,
     provider_id: uuid.UUID | None,
     lineage: tuple[uuid.UUID, int, list[uuid.UUID]] | None,
-    resolution: int,
-    max_area_km2: float,
+    limits: ZoneLimits,
     created_by: str,
     now: datetime,
 ) -> Zone:
-    geometry = parse_zone_geometry(fields.geometry, max_area_km2)
-    cover = await asyncio.to_thread(compile_cover, geometry, resolution)
+    geometry = parse_zone_geometry(fields.geometry, limits)
+    cover = await asyncio.to_thread(compile_cover, geometry, limits.resolution)
     lineage_id, version, prev = lineage or (uuid.uuid4(), 1, [])
     zone = Zone(
         zone_id=uuid.uuid4(),
@@ -109,7 +127,7 @@ async def _publish(
         start_time=fields.start_time,
         end_time=fields.end_time,
         geometry=from_shape(geometry, srid=4326),
-        resolution=resolution,
+        resolution=limits.resolution,
         prev_zone_ids=prev or None,
         published_at=now,
         effective_at=fields.effective_at or now,
@@ -135,8 +153,7 @@ async def create_zone(
     *,
     data: ZoneCreate,
     scope: ZoneScope,
-    resolution: int,
-    max_area_km2: float,
+    limits: ZoneLimits,
     created_by: str,
     now: datetime,
 ) -> Zone:
@@ -146,8 +163,7 @@ async def create_zone(
         data,
         provider_id=_owner(scope, data.provider_id),
         lineage=None,
-        resolution=resolution,
-        max_area_km2=max_area_km2,
+        limits=limits,
         created_by=created_by,
         now=now,
     )
@@ -168,8 +184,7 @@ async def update_zone(
     zone_id: uuid.UUID,
     data: ZoneFields,
     scope: ZoneScope,
-    resolution: int,
-    max_area_km2: float,
+    limits: ZoneLimits,
     created_by: str,
     now: datetime,
 ) -> Zone:
@@ -181,8 +196,7 @@ async def update_zone(
         data,
         provider_id=old.provider_id,
         lineage=(old.lineage_id, old.version + 1, [old.zone_id]),
-        resolution=resolution,
-        max_area_km2=max_area_km2,
+        limits=limits,
         created_by=created_by,
         now=now,
     )

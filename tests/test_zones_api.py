@@ -19,7 +19,7 @@ from app.zone_sync import announce_change
 from geofencing import zones
 from geofencing.models import Zone
 from geofencing.schemas import ZoneCreate
-from geofencing.zones import ZoneScope
+from geofencing.zones import ZoneLimits, ZoneScope
 from tests.conftest import Tenant, TenantFactory, make_settings
 from tests.mds_schemas import assert_valid, response_validator
 
@@ -240,6 +240,11 @@ def _bowtie() -> dict[str, Any]:
         ({"type": "Point", "coordinates": [12.69, 56.04]}, "Polygon"),
         ({"type": "Polygon", "coordinates": [ring(*CENTRE, 200), ring(56.2, 12.9, 50)]}, "hole"),
         (disc(60_000), "large"),
+        # [lat, lng] order within Helsingborg is in range both ways: the city area tells.
+        (
+            {"type": "Polygon", "coordinates": [[[p[1], p[0]] for p in ring(*CENTRE, 200)]]},
+            "[longitude, latitude]",
+        ),
         ({"type": "Polygon", "coordinates": "nope"}, ""),
     ],
 )
@@ -352,8 +357,7 @@ async def test_a_second_instance_reloads_its_index_on_change() -> None:
                 session,
                 data=ZoneCreate.model_validate(zone(kind="no_ride", max_speed_kph=None)),
                 scope=ZoneScope(None, may_write_citywide=True),
-                resolution=registry.resolution,
-                max_area_km2=5000,
+                limits=ZoneLimits(registry.resolution, 5000, (12.0, 55.5, 13.5, 56.6)),
                 created_by="test",
                 now=datetime.now(UTC),
             )

@@ -15,6 +15,7 @@ from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.deps import PrincipalDep, SessionDep, get_resources, get_settings, require
+from app.settings import GeofenceSettings
 from app.zone_sync import announce_change
 from fleet.live.geo import parse_point
 from geofencing import zones
@@ -30,11 +31,16 @@ from geofencing.schemas import (
     ZoneRuleRead,
     ZoneUpdate,
 )
-from geofencing.zones import CompiledZone, ZoneScope
+from geofencing.zones import CompiledZone, ZoneLimits, ZoneScope
 
 router = APIRouter(prefix="/v1", tags=["zones"])
 
 Writer = Annotated[Principal, Depends(require(Scope.ZONES_WRITE))]
+
+
+def zone_limits(settings: GeofenceSettings) -> ZoneLimits:
+    """The compilation and validation limits the settings give."""
+    return ZoneLimits(settings.resolution, settings.max_zone_area_km2, settings.city_bbox)
 
 
 def zone_scope(principal: Principal) -> ZoneScope:
@@ -92,8 +98,7 @@ class Publishing:
     """Who publishes, with which compilation settings, and when."""
 
     scope: ZoneScope
-    resolution: int
-    max_area_km2: float
+    limits: ZoneLimits
     created_by: str
     now: datetime
 
@@ -106,11 +111,7 @@ async def _change(request: Request, principal: Principal, change: ZoneChange) ->
     tell the other processes."""
     settings = get_settings(request).geofence
     publishing = Publishing(
-        zone_scope(principal),
-        settings.resolution,
-        settings.max_zone_area_km2,
-        principal.key_id,
-        datetime.now(UTC),
+        zone_scope(principal), zone_limits(settings), principal.key_id, datetime.now(UTC)
     )
     resources = get_resources(request)
     async with resources.sessionmaker.begin() as session:
@@ -135,8 +136,7 @@ async def create_zone(request: Request, data: ZoneCreate, principal: Writer) -> 
             session,
             data=data,
             scope=p.scope,
-            resolution=p.resolution,
-            max_area_km2=p.max_area_km2,
+            limits=p.limits,
             created_by=p.created_by,
             now=p.now,
         )
@@ -162,8 +162,7 @@ async def update_zone(
             zone_id=zone_id,
             data=data,
             scope=p.scope,
-            resolution=p.resolution,
-            max_area_km2=p.max_area_km2,
+            limits=p.limits,
             created_by=p.created_by,
             now=p.now,
         )
