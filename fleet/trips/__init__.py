@@ -1,0 +1,1 @@
+"""Trips: opened and closed by events, measured along the telemetry route."""
