@@ -4,6 +4,7 @@ from app.core.db import Base
 from fleet.alerts.models import AlertRecord
 from fleet.events.models import VehicleEvent
 from fleet.tenancy.models import ApiKey, Provider
+from fleet.trips.models import Trip
 from fleet.vehicles.models import Vehicle
 from geofencing.models import PolicyRecord, Zone, ZoneCell
 from telemetry.models import TelemetryPoint
@@ -16,6 +17,7 @@ __all__ = [
     "PolicyRecord",
     "Provider",
     "TelemetryPoint",
+    "Trip",
     "Vehicle",
     "VehicleEvent",
     "Zone",

@@ -17,6 +17,7 @@ from fleet.events.state_machines import STATE_MACHINES, StateMachine
 from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import Outcome, ZoneRules
+from fleet.trips.lifecycle import apply_trip_events
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
 
@@ -142,6 +143,12 @@ class EventIngest:
             # Replays are not stored again, so they must not move the live state either.
             fresh = [e for e in events if e["event_id"] in stored]
             alerts = await self.rules.on_trip_ends(session, provider_id, fresh, infos)
+
+            def parking(lat: float, lng: float, when: datetime, device_id: str) -> str:
+                vtype = infos[device_id].vehicle_type
+                return self.rules.parking_category(lat, lng, when, vtype, provider_id)
+
+            await apply_trip_events(session, provider_id, fresh, parking)
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
         return len(events)

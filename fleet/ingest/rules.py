@@ -164,6 +164,24 @@ class ZoneRules:
             for z in zones
         )
 
+    def parking_category(
+        self, lat: float, lng: float, when: datetime, vehicle_type: str, provider_id: uuid.UUID
+    ) -> str:
+        """MDS `parking_category` of a trip ending here: `invalid` in a no-parking zone or
+        outside every mandatory hub that applies, `corral` in a hub, else `other_valid`."""
+        here = self.registry.zones_at(
+            lat, lng, when=when, vehicle_type=vehicle_type, provider_id=provider_id
+        )
+        kinds = {z.rule.kind for z in here}
+        if ZoneKind.NO_PARKING in kinds:
+            return "invalid"
+        if ZoneKind.PARKING in kinds:
+            return "corral"
+        snap = self.registry.snapshot
+        if self._hubs_apply(snap.zones, when, vehicle_type, str(provider_id)):
+            return "invalid"
+        return "other_valid"
+
     async def on_trip_ends(
         self,
         session: AsyncSession,

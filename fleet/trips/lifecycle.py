@@ -1,0 +1,143 @@
+"""Trips from events: opened by a start, closed by an end or a cancel, in any order."""
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleet.events.schema import Event
+from fleet.trips.models import Trip
+from fleet.trips.route import Fix, RouteLimits, measure_route
+
+STARTS = frozenset({"trip_start", "reservation_start"})
+ENDS = frozenset({"trip_end"})
+CANCELS = frozenset(
+    {
+        "trip_cancel",
+        "reservation_cancel",
+        "customer_cancellation",
+        "passenger_cancellation",
+        "provider_cancellation",
+        "driver_cancellation",
+    }
+)
+
+# (lat, lng, when, device_id) -> MDS parking_category of a trip ending there.
+ParkingCheck = Callable[[float, float, datetime, str], str]
+
+_ROUTE = text(
+    """
+    SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
+           lat, lng, horizontal_accuracy
+    FROM telemetry
+    WHERE device_id = :device_id AND recorded_at BETWEEN :start AND :end
+    ORDER BY recorded_at
+    """
+)
+
+
+def _when(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC)
+
+
+async def _record(
+    session: AsyncSession, provider_id: uuid.UUID, event: Event, trip_id: str
+) -> None:
+    types = set(event["event_types"])
+    location = event.get("location")
+    at = _when(event["timestamp"])
+    lat, lng = (location["lat"], location["lng"]) if location else (None, None)
+    values: dict[str, object] = {
+        "trip_id": uuid.UUID(trip_id),
+        "provider_id": provider_id,
+        "device_id": uuid.UUID(event["device_id"]),
+        "status": "open",
+    }
+    if types & STARTS:
+        values.update(start_at=at, start_lat=lat, start_lng=lng)
+    if types & (ENDS | CANCELS):
+        values.update(end_at=at, end_lat=lat, end_lng=lng)
+        values["status"] = "cancelled" if types & CANCELS and not types & ENDS else "ending"
+    statement = insert(Trip).values(values)
+    changes: dict[str, Any] = {
+        k: statement.excluded[k] for k in values if k not in {"trip_id", "status"}
+    }
+    if "start_at" in values:
+        # The earliest start wins (a reservation, then the trip itself).
+        changes["start_at"] = func.least(Trip.start_at, statement.excluded.start_at)
+    if "status" in values and values["status"] != "open":
+        changes["status"] = statement.excluded.status
+    changes["updated_at"] = func.now()
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=[Trip.trip_id], set_=changes)
+    )
+
+
+async def _measure(
+    session: AsyncSession, trip: Trip, parking: ParkingCheck, limits: RouteLimits
+) -> None:
+    assert trip.start_at is not None
+    assert trip.end_at is not None
+    rows = await session.execute(
+        _ROUTE, {"device_id": trip.device_id, "start": trip.start_at, "end": trip.end_at}
+    )
+    fixes = [Fix(r.ts_ms, r.lat, r.lng, r.horizontal_accuracy) for r in rows]
+    ends = [
+        Fix(int(t.timestamp() * 1000), lat, lng)
+        for t, lat, lng in (
+            (trip.start_at, trip.start_lat, trip.start_lng),
+            (trip.end_at, trip.end_lat, trip.end_lng),
+        )
+        if lat is not None and lng is not None
+    ]
+    route = measure_route(fixes + ends, limits)
+    trip.distance_m = round(route.distance_m)
+    trip.route_points = len(route.points)
+    trip.has_gaps = route.has_gaps
+    trip.duration_s = max(0, round((trip.end_at - trip.start_at).total_seconds()))
+    if trip.end_lat is not None and trip.end_lng is not None:
+        trip.parking_category = parking(
+            trip.end_lat, trip.end_lng, trip.end_at, str(trip.device_id)
+        )
+    trip.status = "closed"
+
+
+async def apply_trip_events(
+    session: AsyncSession,
+    provider_id: uuid.UUID,
+    events: Sequence[Event],
+    parking: ParkingCheck,
+    limits: RouteLimits = RouteLimits(),
+) -> list[uuid.UUID]:
+    """Open and close the trips the events name; returns the trips closed now."""
+    touched: set[uuid.UUID] = set()
+    for event in sorted(events, key=lambda e: e["timestamp"]):
+        if not set(event["event_types"]) & (STARTS | ENDS | CANCELS):
+            continue
+        for trip_id in event.get("trip_ids") or []:
+            await _record(session, provider_id, event, trip_id)
+            touched.add(uuid.UUID(trip_id))
+    if not touched:
+        return []
+    due = (
+        (
+            await session.execute(
+                select(Trip).where(
+                    Trip.trip_id.in_(touched),
+                    Trip.status == "ending",
+                    Trip.start_at.is_not(None),
+                    Trip.end_at.is_not(None),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for trip in due:
+        await _measure(session, trip, parking, limits)
+    await session.flush()
+    return [t.trip_id for t in due]

@@ -1,0 +1,167 @@
+"""Trips from events: opened, closed in any order, measured along telemetry, parked."""
+
+import itertools
+import uuid
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import Role
+from fleet.trips.models import Trip
+from fleet.trips.route import leg_m
+from tests.conftest import Tenant, TenantFactory
+from tests.payloads import event, now_ms, point, register
+from tests.test_zones_api import CENTRE, auth, disc, zone
+
+STEP = 0.0004  # degrees of latitude between fixes, about 44 m
+
+
+async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str, Any]]) -> None:
+    response = await client.post(f"/mds/agency/{path}", headers=who.headers, json=items)
+    assert response.status_code == 201, response.text
+
+
+def ride(
+    gateway: Tenant, device: str, trip: str, t: int, steps: int
+) -> tuple[list[Any], list[Any], float]:
+    """A straight ride north from the centre: start and end events, telemetry, its length."""
+    path = [(CENTRE[0] + STEP * i, CENTRE[1]) for i in range(steps + 1)]
+    points = [
+        point(
+            gateway,
+            device,
+            timestamp=t + 10_000 * i,
+            trip_ids=[trip],
+            location={"lat": lat, "lng": lng, "horizontal_accuracy": 5.0},
+        )
+        for i, (lat, lng) in enumerate(path)
+    ]
+    start = event(
+        gateway,
+        device,
+        timestamp=t,
+        vehicle_state="on_trip",
+        event_types=["trip_start"],
+        trip_ids=[trip],
+        location={"lat": path[0][0], "lng": path[0][1]},
+    )
+    end = event(
+        gateway,
+        device,
+        timestamp=t + 10_000 * steps,
+        vehicle_state="available",
+        event_types=["trip_end"],
+        trip_ids=[trip],
+        location={"lat": path[-1][0], "lng": path[-1][1]},
+    )
+    length = sum(leg_m(*a, *b) for a, b in itertools.pairwise(path))
+    return points, [start, end], length
+
+
+async def trip_row(session: AsyncSession, trip: str) -> Trip:
+    return (await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(trip)))).scalar_one()
+
+
+async def test_a_trip_is_measured_along_its_telemetry(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    t = now_ms() - 200_000
+    points, (start, end), length = ride(gateway, device, trip, t, 10)
+    await post(client, gateway, "events", [start])
+    assert (await trip_row(session, trip)).status == "open"
+    await post(client, gateway, "telemetry", points)
+    await post(client, gateway, "events", [end])
+    row = await trip_row(session, trip)
+    await session.refresh(row)
+    assert row.status == "closed"
+    assert row.duration_s == 100
+    assert row.distance_m == round(length)
+    assert row.provider_id == gateway.provider_id
+    assert row.parking_category == "other_valid"
+    assert not row.has_gaps
+
+
+async def test_an_end_before_its_start_closes_when_the_start_arrives(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    points, (start, end), length = ride(gateway, device, trip, now_ms() - 200_000, 5)
+    await post(client, gateway, "telemetry", points)
+    await post(client, gateway, "events", [end])
+    assert (await trip_row(session, trip)).status == "ending"
+    await post(client, gateway, "events", [start])
+    row = await trip_row(session, trip)
+    await session.refresh(row)
+    assert row.status == "closed"
+    assert row.distance_m == round(length)
+
+
+async def test_a_cancelled_trip_is_not_measured(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    t = now_ms() - 100_000
+    _, (start, _end), _ = ride(gateway, device, trip, t, 1)
+    cancel = event(
+        gateway,
+        device,
+        timestamp=t + 5_000,
+        vehicle_state="available",
+        event_types=["trip_cancel"],
+        trip_ids=[trip],
+    )
+    await post(client, gateway, "events", [start, cancel])
+    row = await trip_row(session, trip)
+    assert row.status == "cancelled"
+    assert row.distance_m is None
+
+
+async def test_a_trip_ending_in_a_no_parking_zone_is_invalid_parking(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    planner = await tenant(Role.CITY_PLANNER)
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    t = now_ms() + 2_000  # after the zone took effect
+    points, (start, end), _ = ride(gateway, device, trip, t, 3)
+    end_location = end["location"]
+    created = await client.post(
+        "/v1/zones",
+        headers=auth(planner),
+        json=zone(
+            kind="no_parking",
+            max_speed_kph=None,
+            geometry=disc(60, centre=(end_location["lat"], end_location["lng"])),
+        ),
+    )
+    assert created.status_code == 201, created.text
+    await post(client, gateway, "telemetry", points)
+    await post(client, gateway, "events", [start, end])
+    assert (await trip_row(session, trip)).parking_category == "invalid"
+
+
+async def test_replayed_events_do_not_touch_a_closed_trip(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    points, events, _ = ride(gateway, device, trip, now_ms() - 200_000, 4)
+    await post(client, gateway, "telemetry", points)
+    await post(client, gateway, "events", events)
+    first = await trip_row(session, trip)
+    measured = (first.distance_m, first.updated_at)
+    await post(client, gateway, "events", events)
+    again = await trip_row(session, trip)
+    await session.refresh(again)
+    assert (again.distance_m, again.updated_at) == measured
