@@ -88,6 +88,7 @@ def _start_upkeep(
         ),
         partition_interval_s=settings.telemetry.maintenance_interval_s,
         tick_s=settings.hotstate.catchup_interval_s,
+        abandon_after_s=settings.trips.abandon_after_s,
     )
     return asyncio.create_task(upkeep.run(), name="fleetbed-upkeep")
 

@@ -98,6 +98,14 @@ class AlertSettings(BaseModel):
     )
 
 
+class TripSettings(BaseModel):
+    """Trips."""
+
+    abandon_after_s: float = Field(
+        default=6 * 3600, gt=0, description="An open trip with no end after this is abandoned."
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -124,3 +132,4 @@ class Settings(BaseSettings):
     hotstate: HotStateSettings = HotStateSettings()
     geofence: GeofenceSettings = GeofenceSettings()
     alerts: AlertSettings = AlertSettings()
+    trips: TripSettings = TripSettings()

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fleet.ingest.live import LiveFeed
 from fleet.live.rebuild import rebuild_all
+from fleet.trips.lifecycle import close_abandoned
 from telemetry.partitions import (
     create_partitions,
     days_ahead,
@@ -66,6 +67,7 @@ class Upkeep:
     policy: PartitionPolicy
     partition_interval_s: float
     tick_s: float
+    abandon_after_s: float
 
     async def run(self) -> None:
         """Loop until cancelled; failures are logged and retried on the next tick."""
@@ -75,6 +77,10 @@ class Upkeep:
             if loop.time() >= next_partitions:
                 try:
                     await maintain_partitions(self.engine, self.policy, datetime.now(UTC).date())
+                    async with self.sessionmaker.begin() as session:
+                        await close_abandoned(
+                            session, now=datetime.now(UTC), after_s=self.abandon_after_s
+                        )
                     next_partitions = loop.time() + self.partition_interval_s
                 except Exception:
                     log.exception("partition maintenance failed")

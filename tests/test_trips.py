@@ -2,6 +2,7 @@
 
 import itertools
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from httpx import AsyncClient
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from fleet.trips.lifecycle import close_abandoned
 from fleet.trips.models import Trip
 from fleet.trips.route import leg_m
 from tests.conftest import Tenant, TenantFactory
@@ -165,3 +167,19 @@ async def test_replayed_events_do_not_touch_a_closed_trip(
     again = await trip_row(session, trip)
     await session.refresh(again)
     assert (again.distance_m, again.updated_at) == measured
+
+
+async def test_trips_without_an_end_are_abandoned_after_a_while(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    old_device, new_device = await register(client, gateway, 2)
+    old_trip, new_trip = str(uuid.uuid4()), str(uuid.uuid4())
+    hours = 3_600_000
+    _, (old_start, _), _ = ride(gateway, old_device, old_trip, now_ms() - 7 * hours, 1)
+    _, (new_start, _), _ = ride(gateway, new_device, new_trip, now_ms() - 1 * hours, 1)
+    await post(client, gateway, "events", [old_start, new_start])
+    closed = await close_abandoned(session, now=datetime.now(UTC), after_s=6 * 3600)
+    assert closed == 1
+    assert (await trip_row(session, old_trip)).status == "abandoned"
+    assert (await trip_row(session, new_trip)).status == "open"

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -141,3 +141,15 @@ async def apply_trip_events(
         await _measure(session, trip, parking, limits)
     await session.flush()
     return [t.trip_id for t in due]
+
+
+async def close_abandoned(session: AsyncSession, *, now: datetime, after_s: float) -> int:
+    """Mark trips open longer than `after_s` without an end as abandoned; returns how many."""
+    result = await session.execute(
+        text(
+            "UPDATE trips SET status = 'abandoned', updated_at = now() "
+            "WHERE status = 'open' AND start_at < :cutoff"
+        ),
+        {"cutoff": now - timedelta(seconds=after_s)},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
