@@ -37,6 +37,7 @@ from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
 from fleet.ingest.telemetry import TelemetryIngest
+from fleet.ingest.trips import TripIngest
 from fleet.maintenance import PartitionPolicy, Upkeep
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.zones = registry
         app.state.telemetry_ingest = TelemetryIngest(directory, HistoryWriter(), live, rules)
         app.state.event_ingest = EventIngest(directory, live, rules)
+        app.state.trip_ingest = TripIngest(directory)
         tasks = [_start_upkeep(settings, resources, live)]
         if settings.geofence.follow_changes:
             tasks.append(

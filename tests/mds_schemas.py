@@ -37,8 +37,8 @@ def _load(path: str) -> Any:
 
 
 def _pinned(document: Any, path: Path, mode: str) -> Any:
-    """Replace the `oneOf` over modes in vehicle.yaml / event.yaml by the one mode."""
-    if path.parent.name != "models" or path.name not in {"vehicle.yaml", "event.yaml"}:
+    """Replace the `oneOf` over modes in vehicle, event and trip models by the one mode."""
+    if path.parent.name != "models" or path.name not in {"vehicle.yaml", "event.yaml", "trip.yaml"}:
         return document
     pinned = dict(document)
     pinned["allOf"] = [

@@ -250,3 +250,24 @@ async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
         limits=_limits(request, limit),
     )
     return MdsResponse(_bulk(total, total), status_code=201)
+
+
+@router.post(
+    "/trips",
+    operation_id="mds_agency_post_trips",
+    summary="Post finished trips of the caller's vehicles",
+    status_code=201,
+    openapi_extra=_array_body("MDS Trips; all are stored or none."),
+)
+async def post_trips(request: Request, principal: EventWriter) -> MdsResponse:
+    """Validated against the provider's mode; a replay stores nothing twice."""
+    provider_id, mode = principal.acting_for()
+    limit = get_settings(request).telemetry.max_batch
+    total = await request.app.state.trip_ingest.ingest(
+        get_resources(request).sessionmaker,
+        provider_id=provider_id,
+        mode=mode,
+        body=await request.body(),
+        limits=_limits(request, limit),
+    )
+    return MdsResponse(_bulk(total, total), status_code=201)

@@ -1,0 +1,135 @@
+"""MDS 2.0 Trip payloads (POST /mds/agency/trips), checked per mode (pure)."""
+
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import AfterValidator, Field, StrictStr, TypeAdapter, with_config
+
+# pydantic needs typing_extensions' TypedDict before Python 3.12.
+from typing_extensions import TypedDict
+
+from app.core.auth import Mode
+from app.core.mds_batch import BatchLimits, BatchSchema, Problem
+from app.core.mds_types import (
+    FORBID_EXTRA,
+    MdsString,
+    MdsUuid,
+    PositiveInt,
+    TimestampMs,
+    unique_items,
+)
+from telemetry.schema import Gps
+
+TripTypes = Annotated[list[StrictStr], AfterValidator(unique_items)]
+
+
+@with_config(FORBID_EXTRA)
+class Trip(TypedDict):
+    """MDS Trip; the mode's own fields are checked by `mode_problems`."""
+
+    provider_id: MdsUuid
+    data_provider_id: NotRequired[MdsUuid]
+    device_id: MdsUuid
+    trip_id: MdsUuid
+    journey_id: NotRequired[MdsUuid]
+    journey_attributes: NotRequired[dict[str, Any]]
+    trip_type: NotRequired[TripTypes]
+    trip_attributes: NotRequired[dict[str, Any]]
+    fare_attributes: NotRequired[dict[str, Any]]
+    start_time: TimestampMs
+    end_time: TimestampMs
+    start_location: Gps
+    end_location: Gps
+    duration: PositiveInt
+    distance: PositiveInt
+    publication_time: NotRequired[TimestampMs]
+    accessibility_attributes: NotRequired[list[StrictStr] | dict[str, Any]]
+    parking_verification_url: NotRequired[MdsString | None]
+    parking_category: NotRequired[Literal["corral", "curb", "rack", "other_valid", "invalid"]]
+    standard_cost: NotRequired[int]
+    actual_cost: NotRequired[int]
+    currency: NotRequired[Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]]
+
+
+# Per mode (models/modes/<mode>/trip.yaml): allowed trip types, whether one is required,
+# required trip and fare attributes, and whether journeys exist.
+TRIP_TYPES: dict[Mode, frozenset[str]] = {
+    Mode.MICROMOBILITY: frozenset({"rider", "rebalance", "maintenance"}),
+    Mode.PASSENGER_SERVICES: frozenset({"private", "shared", "reservation", "empty"}),
+    Mode.DELIVERY_ROBOTS: frozenset({"delivery", "return", "advertising", "mapping", "roaming"}),
+    Mode.CAR_SHARE: frozenset({"private", "reservation", "empty"}),
+}
+TRIP_ATTRIBUTES: dict[Mode, tuple[str, ...]] = {
+    Mode.MICROMOBILITY: (),
+    Mode.PASSENGER_SERVICES: (
+        "hail_type",
+        "passenger_count",
+        "requested_time",
+        "quoted_trip_start_time",
+    ),
+    Mode.DELIVERY_ROBOTS: ("driver_type",),
+    Mode.CAR_SHARE: (
+        "reservation_type",
+        "passenger_count",
+        "requested_time",
+        "quoted_trip_start_time",
+    ),
+}
+FARE_ATTRIBUTES: dict[Mode, tuple[str, ...]] = {
+    Mode.MICROMOBILITY: (),
+    Mode.PASSENGER_SERVICES: ("payment_type", "fare_type"),
+    Mode.DELIVERY_ROBOTS: (),
+    Mode.CAR_SHARE: ("payment_type", "fare_type"),
+}
+
+_ITEM: TypeAdapter[Trip] = TypeAdapter(Trip)
+_ARRAY: TypeAdapter[list[Trip]] = TypeAdapter(list[Trip])
+
+
+def mode_problems(trip: Trip, mode: Mode) -> list[Problem]:
+    """What the provider's mode requires of a trip, beyond the common model."""
+    problems = []
+    types = trip.get("trip_type")
+    if types is None:
+        if mode is not Mode.MICROMOBILITY:
+            problems.append(Problem("trip_type", f"{mode} trips need a trip_type", missing=True))
+    elif len(types) != 1 or types[0] not in TRIP_TYPES[mode]:
+        allowed = ", ".join(sorted(TRIP_TYPES[mode]))
+        problems.append(Problem("trip_type", f"one trip_type of {allowed}"))
+    if mode is Mode.MICROMOBILITY:
+        for name in ("journey_id", "journey_attributes", "trip_attributes", "fare_attributes"):
+            if name in trip:
+                problems.append(Problem(name, f"{name} is not part of micromobility trips"))
+    for field, required in (
+        ("trip_attributes", TRIP_ATTRIBUTES[mode]),
+        ("fare_attributes", FARE_ATTRIBUTES[mode]),
+    ):
+        given: dict[str, Any] = trip.get(field) or {}  # type: ignore[assignment]
+        if required and field == "trip_attributes" and field not in trip:
+            problems.append(Problem(field, f"{mode} trips need {field}", missing=True))
+            continue
+        problems += [
+            Problem(f"{field}.{name}", f"{field}.{name} is required", missing=True)
+            for name in required
+            if field in trip and name not in given
+        ]
+    return problems
+
+
+def trip_schema(provider_id: str, mode: Mode) -> BatchSchema[Trip]:
+    """How to validate trips posted for `provider_id` in `mode`."""
+
+    def context(trip: Trip, limits: BatchLimits) -> list[Problem]:
+        problems = []
+        if trip["provider_id"] != provider_id:
+            problems.append(
+                Problem("provider_id", "provider_id is not the authenticated provider's")
+            )
+        if trip["end_time"] > limits.latest_ms:
+            problems.append(
+                Problem("end_time", "end_time lies further ahead than the allowed skew")
+            )
+        if trip["end_time"] < trip["start_time"]:
+            problems.append(Problem("end_time", "end_time is before start_time"))
+        return problems + mode_problems(trip, mode)
+
+    return BatchSchema(_ITEM, _ARRAY, context, unique_key="trip_id")
