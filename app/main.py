@@ -22,11 +22,13 @@ from app.openapi_doc import build_openapi
 from app.resources import Resources, close_resources, open_resources
 from app.routers import (
     alerts,
+    audit,
     auth,
     compliance,
     health,
     mds_agency,
     mds_geography,
+    mds_provider,
     policies,
     v1_live,
     zones,
@@ -154,7 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = HttpMetrics()
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance):
+    for module in (*routers, compliance, mds_provider, audit):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)

@@ -3,6 +3,7 @@
 from app.core.db import Base
 from fleet.alerts.models import AlertRecord
 from fleet.events.models import VehicleEvent
+from fleet.reporting.models import AuditEntry
 from fleet.tenancy.models import ApiKey, Provider
 from fleet.trips.models import Trip
 from fleet.vehicles.models import Vehicle
@@ -14,6 +15,7 @@ metadata = Base.metadata
 __all__ = [
     "AlertRecord",
     "ApiKey",
+    "AuditEntry",
     "PolicyRecord",
     "Provider",
     "TelemetryPoint",

@@ -106,6 +106,16 @@ class TripSettings(BaseModel):
     )
 
 
+class ProviderApiSettings(BaseModel):
+    """The MDS Provider API."""
+
+    hour_lateness_s: float = Field(
+        default=900,
+        ge=0,
+        description="An hour is served (200) this long after it ended; before, 202.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -133,3 +143,4 @@ class Settings(BaseSettings):
     geofence: GeofenceSettings = GeofenceSettings()
     alerts: AlertSettings = AlertSettings()
     trips: TripSettings = TripSettings()
+    provider: ProviderApiSettings = ProviderApiSettings()

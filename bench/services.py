@@ -25,7 +25,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MDS_ACCEPT = "application/vnd.mds+json;version=2.0"
 READY_TIMEOUT_S = 60.0
 # Everything the bench writes; the schema's own tables stay.
-_KEEP = ("alembic_version", "spatial_ref_sys")
+# The audit log is append-only (the database refuses TRUNCATE); the bench leaves it be.
+_KEEP = ("alembic_version", "spatial_ref_sys", "audit_log")
 
 
 class BenchError(Exception):

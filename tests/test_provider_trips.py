@@ -1,0 +1,150 @@
+"""MDS Provider trips by hour: status codes, tenancy, schema, audit log."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.core.auth import Role
+from app.main import create_app
+from app.settings import ProviderApiSettings
+from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
+from tests.mds_schemas import assert_valid, response_validator
+from tests.payloads import register
+from tests.test_agency_trips import trip
+
+TRIPS = "/mds/provider/trips"
+
+
+def hour_text(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H")
+
+
+def closed_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+
+
+async def post_trip_in(client: AsyncClient, gateway: Tenant, hour: datetime) -> dict[str, Any]:
+    [device] = await register(client, gateway)
+    end = int((hour + timedelta(minutes=30)).timestamp() * 1000)
+    record = trip(gateway, device, trip_type=["rider"], start_time=end - 600_000, end_time=end)
+    response = await client.post("/mds/agency/trips", headers=gateway.headers, json=[record])
+    assert response.status_code == 201, response.text
+    return record
+
+
+async def test_trips_of_a_closed_hour_per_tenant_and_audited(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    first, second = await tenant(), await tenant()
+    hour = closed_hour()
+    mine = await post_trip_in(client, first, hour)
+    theirs = await post_trip_in(client, second, hour)
+    await post_trip_in(client, first, hour - timedelta(hours=1))  # another hour
+    manager = await tenant(Role.OPERATOR_MANAGER, provider_id=first.provider_id)
+    response = await client.get(
+        TRIPS, headers=manager.headers, params={"end_time": hour_text(hour)}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_valid(response_validator("provider", "/trips", "get", 200), body)
+    assert [t["trip_id"] for t in body["trips"]] == [mine["trip_id"]]
+    assert "links" not in body
+    auditor = await tenant(Role.CITY_AUDITOR)
+    everyone = await client.get(
+        TRIPS, headers=auditor.headers, params={"end_time": hour_text(hour)}
+    )
+    ids = {t["trip_id"] for t in everyone.json()["trips"]}
+    assert {mine["trip_id"], theirs["trip_id"]} <= ids
+    narrowed = await client.get(
+        TRIPS,
+        headers=auditor.headers,
+        params={"end_time": hour_text(hour), "provider_id": str(second.provider_id)},
+    )
+    assert [t["trip_id"] for t in narrowed.json()["trips"]] == [theirs["trip_id"]]
+    admin = await tenant(Role.ADMIN)
+    log = (await client.get("/v1/audit-log", headers=admin.headers)).json()
+    pulls = [e for e in log if e["action"] == "mds_provider.trips"]
+    assert [(e["key_id"], e["rows"]) for e in pulls[:3]] == [
+        (auditor.key_id, 1),
+        (auditor.key_id, len(ids)),
+        (manager.key_id, 1),
+    ]
+    assert pulls[0]["params"] == {
+        "end_time": hour_text(hour),
+        "provider_id": str(second.provider_id),
+    }
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with session.begin_nested():
+            await session.execute(text("DELETE FROM audit_log"))
+
+
+async def test_empty_hours_answer_an_empty_list(client: AsyncClient, tenant: TenantFactory) -> None:
+    auditor = await tenant(Role.CITY_AUDITOR)
+    response = await client.get(
+        TRIPS, headers=auditor.headers, params={"end_time": "2019-03-14T10"}
+    )
+    assert response.status_code == 200
+    assert response.json()["trips"] == []
+
+
+@pytest.mark.parametrize(
+    "end_time", [None, "2026-11-26", "2026-11-26T24", "yesterday", "2026-02-30T01"]
+)
+async def test_missing_or_malformed_hours_are_400(
+    client: AsyncClient, tenant: TenantFactory, end_time: str | None
+) -> None:
+    auditor = await tenant(Role.CITY_AUDITOR)
+    params = {"end_time": end_time} if end_time is not None else {}
+    response = await client.get(TRIPS, headers=auditor.headers, params=params)
+    assert response.status_code == 400
+    assert response.json()["error_details"] == ["end_time"]
+
+
+async def test_future_hours_are_404(client: AsyncClient, tenant: TenantFactory) -> None:
+    auditor = await tenant(Role.CITY_AUDITOR)
+    now = datetime.now(UTC)
+    for hour in (now, now + timedelta(hours=5)):
+        response = await client.get(
+            TRIPS, headers=auditor.headers, params={"end_time": hour_text(hour)}
+        )
+        assert response.status_code == 404
+
+
+@pytest.fixture
+async def patient_app(connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    """An app that waits three hours before it calls an hour closed."""
+    app = create_app(make_settings(provider=ProviderApiSettings(hour_lateness_s=3 * 3600)))
+    async with app.router.lifespan_context(app):
+        with bound_to(app, connection):
+            yield app
+
+
+async def test_hours_still_settling_are_202(tenant: TenantFactory, patient_app: FastAPI) -> None:
+    auditor = await tenant(Role.CITY_AUDITOR)
+    hour = datetime.now(UTC) - timedelta(hours=2)
+    async with AsyncClient(transport=ASGITransport(app=patient_app), base_url="http://t") as http:
+        response = await http.get(
+            TRIPS, headers=auditor.headers, params={"end_time": hour_text(hour)}
+        )
+    assert response.status_code == 202
+
+
+async def test_gateways_and_other_versions_are_refused(
+    client: AsyncClient, tenant: TenantFactory
+) -> None:
+    gateway = await tenant()
+    params = {"end_time": hour_text(closed_hour())}
+    assert (await client.get(TRIPS, headers=gateway.headers, params=params)).status_code == 403
+    auditor = await tenant(Role.CITY_AUDITOR)
+    old = {**auditor.headers, "Accept": "application/vnd.mds+json;version=1.2"}
+    assert (await client.get(TRIPS, headers=old, params=params)).status_code == 406
+    manager = await tenant(Role.OPERATOR_MANAGER)
+    audit = await client.get("/v1/audit-log", headers=manager.headers)
+    assert audit.status_code == 403
