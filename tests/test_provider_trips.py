@@ -16,7 +16,7 @@ from app.main import create_app
 from app.settings import ProviderApiSettings
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.mds_schemas import assert_valid, response_validator
-from tests.payloads import register
+from tests.payloads import event, point, register
 from tests.test_agency_trips import trip
 
 TRIPS = "/mds/provider/trips"
@@ -148,3 +148,40 @@ async def test_gateways_and_other_versions_are_refused(
     manager = await tenant(Role.OPERATOR_MANAGER)
     audit = await client.get("/v1/audit-log", headers=manager.headers)
     assert audit.status_code == 403
+
+
+async def test_events_and_telemetry_of_a_closed_hour(
+    client: AsyncClient, tenant: TenantFactory
+) -> None:
+    gateway, other = await tenant(), await tenant()
+    [device] = await register(client, gateway)
+    [their_device] = await register(client, other)
+    hour = closed_hour()
+    at = int((hour + timedelta(minutes=10)).timestamp() * 1000)
+    points = [point(gateway, device, timestamp=at), point(other, their_device, timestamp=at)]
+    for who, item in zip((gateway, other), points, strict=True):
+        assert (
+            await client.post("/mds/agency/telemetry", headers=who.headers, json=[item])
+        ).status_code == 201
+    drop = event(gateway, device, timestamp=at)
+    assert (
+        await client.post("/mds/agency/events", headers=gateway.headers, json=[drop])
+    ).status_code == 201
+    manager = await tenant(Role.OPERATOR_MANAGER, provider_id=gateway.provider_id)
+    params = {"telemetry_time": hour_text(hour)}
+    telemetry = await client.get("/mds/provider/telemetry", headers=manager.headers, params=params)
+    assert telemetry.status_code == 200, telemetry.text
+    assert_valid(response_validator("provider", "/telemetry", "get", 200), telemetry.json())
+    assert [t["telemetry_id"] for t in telemetry.json()["telemetry"]] == [points[0]["telemetry_id"]]
+    events = await client.get(
+        "/mds/provider/events/historical",
+        headers=manager.headers,
+        params={"event_time": hour_text(hour)},
+    )
+    assert events.status_code == 200, events.text
+    assert events.json()["events"] == [drop]
+    bad = await client.get(
+        "/mds/provider/telemetry", headers=manager.headers, params={"telemetry_time": "2026-1-1T01"}
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error_details"] == ["telemetry_time"]

@@ -1,15 +1,16 @@
-"""MDS Provider trips: closed trips that ended in an hour, as MDS Trip objects."""
+"""MDS Provider data by hour: trips that ended, events that occurred, telemetry recorded."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.reporting.hours import HOUR
 from fleet.trips.models import Trip
+from telemetry.records import telemetry_record
 
 # The provider's own record may add these to what fleetbed measured.
 _FROM_AGENCY = (
@@ -69,3 +70,46 @@ async def trips_ended_in(
         query = query.where(Trip.provider_id.in_(provider_ids))
     rows = (await session.execute(query.order_by(Trip.end_at, Trip.trip_id))).scalars().all()
     return [mds_trip(t) for t in rows]
+
+
+_EVENTS = text(
+    """
+    SELECT record FROM events
+    WHERE occurred_at >= :start AND occurred_at < :end
+      AND (CAST(:providers AS uuid[]) IS NULL OR provider_id = ANY(:providers))
+    ORDER BY occurred_at, seq
+    """
+)
+
+_TELEMETRY = text(
+    """
+    SELECT *, (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms FROM telemetry
+    WHERE recorded_at >= :start AND recorded_at < :end
+      AND (CAST(:providers AS uuid[]) IS NULL OR provider_id = ANY(:providers))
+    ORDER BY recorded_at, device_id
+    """
+)
+
+
+def _window(provider_ids: Sequence[uuid.UUID] | None, hour: datetime) -> dict[str, Any]:
+    return {
+        "start": hour,
+        "end": hour + HOUR,
+        "providers": list(provider_ids) if provider_ids is not None else None,
+    }
+
+
+async def events_in(
+    session: AsyncSession, *, provider_ids: Sequence[uuid.UUID] | None, hour: datetime
+) -> list[dict[str, Any]]:
+    """Events that occurred in [hour, hour + 1 h), as received."""
+    rows = await session.execute(_EVENTS, _window(provider_ids, hour))
+    return [record for (record,) in rows]
+
+
+async def telemetry_in(
+    session: AsyncSession, *, provider_ids: Sequence[uuid.UUID] | None, hour: datetime
+) -> list[dict[str, Any]]:
+    """Telemetry recorded in [hour, hour + 1 h), as MDS Telemetry."""
+    rows = await session.execute(_TELEMETRY, _window(provider_ids, hour))
+    return [telemetry_record(dict(row._mapping)) for row in rows]
