@@ -227,23 +227,34 @@ def evaluate(
     return alerts
 
 
+@dataclass(frozen=True)
+class ParkingVerdict:
+    """How a trip ending at a point parked: the MDS category and what was wrong."""
+
+    category: str
+    no_parking_zones: tuple[str, ...]
+    outside_mandatory_hub: bool
+
+
+def parking_verdict(here: Sequence[ZoneFacts], mandatory_hubs_apply: bool) -> ParkingVerdict:
+    """Judge parking among the zones `here`: invalid in a no-parking zone, or outside every
+    mandatory hub when such hubs apply to the vehicle; `corral` in a hub; else other_valid."""
+    no_parking = tuple(z.zone_id for z in here if z.rule.kind is ZoneKind.NO_PARKING)
+    hubs = [z for z in here if z.rule.kind is ZoneKind.PARKING]
+    outside = mandatory_hubs_apply and not any(z.rule.parking == "mandatory" for z in hubs)
+    category = "invalid" if no_parking or outside else "corral" if hubs else "other_valid"
+    return ParkingVerdict(category, no_parking, outside)
+
+
 def parking_alerts(
-    device_id: str,
-    ts_ms: int,
-    lat: float,
-    lng: float,
-    here: Sequence[ZoneFacts],
-    mandatory_hubs_apply: bool,
+    device_id: str, ts_ms: int, lat: float, lng: float, verdict: ParkingVerdict
 ) -> list[Alert]:
-    """Alerts for a trip ending at a point: in a no-parking zone, or outside every
-    mandatory hub when such hubs apply to the vehicle."""
+    """The alerts a parking verdict raises."""
     alerts = [
-        Alert(PARKED_IN_NO_PARKING_ZONE, device_id, z.zone_id, ts_ms, lat, lng, {})
-        for z in here
-        if z.rule.kind is ZoneKind.NO_PARKING
+        Alert(PARKED_IN_NO_PARKING_ZONE, device_id, zone_id, ts_ms, lat, lng, {})
+        for zone_id in verdict.no_parking_zones
     ]
-    in_hub = any(z.rule.kind is ZoneKind.PARKING and z.rule.parking == "mandatory" for z in here)
-    if mandatory_hubs_apply and not in_hub:
+    if verdict.outside_mandatory_hub:
         alerts.append(Alert(PARKED_OUTSIDE_MANDATORY_HUB, device_id, None, ts_ms, lat, lng, {}))
     return alerts
 

@@ -193,11 +193,24 @@ async def get_vehicle(session: SessionDep, principal: Reader, device_id: DeviceI
     return MdsResponse(mds_body(vehicles=[record]))
 
 
-def _limits(request: Request, max_items: int) -> BatchLimits:
-    skew = get_settings(request).telemetry.max_future_skew_s
-    return BatchLimits(
-        now_ms=int(time.time() * 1000), max_future_ms=skew * 1000, max_items=max_items
+async def _pipeline_args(request: Request) -> dict[str, Any]:
+    """What every Agency ingest pipeline takes besides the caller: session factory,
+    limits (the clock, the future skew, the batch size) and the raw body."""
+    telemetry = get_settings(request).telemetry
+    limits = BatchLimits(
+        now_ms=int(time.time() * 1000),
+        max_future_ms=telemetry.max_future_skew_s * 1000,
+        max_items=telemetry.max_batch,
     )
+    return {
+        "sessionmaker": get_resources(request).sessionmaker,
+        "limits": limits,
+        "body": await request.body(),
+    }
+
+
+def _created(total: int) -> MdsResponse:
+    return MdsResponse(_bulk(total, total), status_code=201)
 
 
 def _array_body(description: str) -> dict[str, Any]:
@@ -221,14 +234,8 @@ def _array_body(description: str) -> dict[str, Any]:
 async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsResponse:
     """Stored durably before the 201; replays are accepted and stored once."""
     provider_id, _ = principal.acting_for()
-    limit = get_settings(request).telemetry.max_batch
-    result = await request.app.state.telemetry_ingest.ingest(
-        get_resources(request).sessionmaker,
-        provider_id=provider_id,
-        body=await request.body(),
-        limits=_limits(request, limit),
-    )
-    return MdsResponse(_bulk(result.total, result.total), status_code=201)
+    ingest = request.app.state.telemetry_ingest.ingest
+    return _created(await ingest(provider_id=provider_id, **await _pipeline_args(request)))
 
 
 @router.post(
@@ -241,15 +248,10 @@ async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsRes
 async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
     """Checked against the provider's mode state machine; stored durably before the 201."""
     provider_id, mode = principal.acting_for()
-    limit = get_settings(request).telemetry.max_batch
-    total = await request.app.state.event_ingest.ingest(
-        get_resources(request).sessionmaker,
-        provider_id=provider_id,
-        mode=mode,
-        body=await request.body(),
-        limits=_limits(request, limit),
+    ingest = request.app.state.event_ingest.ingest
+    return _created(
+        await ingest(provider_id=provider_id, mode=mode, **await _pipeline_args(request))
     )
-    return MdsResponse(_bulk(total, total), status_code=201)
 
 
 @router.post(
@@ -262,12 +264,7 @@ async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
 async def post_trips(request: Request, principal: EventWriter) -> MdsResponse:
     """Validated against the provider's mode; a replay stores nothing twice."""
     provider_id, mode = principal.acting_for()
-    limit = get_settings(request).telemetry.max_batch
-    total = await request.app.state.trip_ingest.ingest(
-        get_resources(request).sessionmaker,
-        provider_id=provider_id,
-        mode=mode,
-        body=await request.body(),
-        limits=_limits(request, limit),
+    ingest = request.app.state.trip_ingest.ingest
+    return _created(
+        await ingest(provider_id=provider_id, mode=mode, **await _pipeline_args(request))
     )
-    return MdsResponse(_bulk(total, total), status_code=201)

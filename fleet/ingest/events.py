@@ -146,7 +146,7 @@ class EventIngest:
 
             def parking(lat: float, lng: float, when: datetime, device_id: str) -> str:
                 vtype = infos[device_id].vehicle_type
-                return self.rules.parking_category(lat, lng, when, vtype, provider_id)
+                return self.rules.parking(lat, lng, when, vtype, provider_id).category
 
             await apply_trip_events(session, provider_id, fresh, parking)
         await self.live.states(provider_id, newest_states(fresh, infos))

@@ -20,11 +20,13 @@ from geofencing.rules import ParkingMode, ZoneKind
 from geofencing.violations import (
     AlertLimits,
     Observation,
+    ParkingVerdict,
     Track,
     ZoneFacts,
     boundary_depth_m,
     evaluate,
     parking_alerts,
+    parking_verdict,
     violations_of,
 )
 from geofencing.zones import CompiledZone
@@ -164,23 +166,17 @@ class ZoneRules:
             for z in zones
         )
 
-    def parking_category(
+    def parking(
         self, lat: float, lng: float, when: datetime, vehicle_type: str, provider_id: uuid.UUID
-    ) -> str:
-        """MDS `parking_category` of a trip ending here: `invalid` in a no-parking zone or
-        outside every mandatory hub that applies, `corral` in a hub, else `other_valid`."""
+    ) -> ParkingVerdict:
+        """How a trip of this vehicle ending here parked, by the zones in force."""
         here = self.registry.zones_at(
             lat, lng, when=when, vehicle_type=vehicle_type, provider_id=provider_id
         )
-        kinds = {z.rule.kind for z in here}
-        if ZoneKind.NO_PARKING in kinds:
-            return "invalid"
-        if ZoneKind.PARKING in kinds:
-            return "corral"
-        snap = self.registry.snapshot
-        if self._hubs_apply(snap.zones, when, vehicle_type, str(provider_id)):
-            return "invalid"
-        return "other_valid"
+        hubs_apply = self._hubs_apply(
+            self.registry.snapshot.zones, when, vehicle_type, str(provider_id)
+        )
+        return parking_verdict([ZoneFacts(str(z.zone_id), z.rule) for z in here], hubs_apply)
 
     async def on_trip_ends(
         self,
@@ -191,29 +187,20 @@ class ZoneRules:
     ) -> list[AlertRecord]:
         """Parking alerts for trips that ended in a no-parking zone or outside every
         mandatory hub that applies to the vehicle."""
-        snap = self.registry.snapshot
         alerts = []
         for event in events:
             location = event.get("location")
             if "trip_end" not in event["event_types"] or location is None:
                 continue
-            when = _when(event["timestamp"])
-            vtype = infos[event["device_id"]].vehicle_type
-            here = self.registry.zones_at(
-                location["lat"],
-                location["lng"],
-                when=when,
-                vehicle_type=vtype,
-                provider_id=provider_id,
+            lat, lng = location["lat"], location["lng"]
+            verdict = self.parking(
+                lat,
+                lng,
+                _when(event["timestamp"]),
+                infos[event["device_id"]].vehicle_type,
+                provider_id,
             )
-            alerts += parking_alerts(
-                event["device_id"],
-                event["timestamp"],
-                location["lat"],
-                location["lng"],
-                [ZoneFacts(str(z.zone_id), z.rule) for z in here],
-                self._hubs_apply(snap.zones, when, vtype, str(provider_id)),
-            )
+            alerts += parking_alerts(event["device_id"], event["timestamp"], lat, lng, verdict)
         return await store_alerts(session, provider_id, alerts)
 
     async def publish(self, provider_id: uuid.UUID, outcome: Outcome) -> None:

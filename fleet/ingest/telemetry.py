@@ -16,14 +16,6 @@ from telemetry.hotstate.store import PositionUpdate
 from telemetry.schema import Telemetry, telemetry_schema
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    """What a batch did."""
-
-    total: int
-    stored: int
-
-
 def latest_positions(
     points: Sequence[Telemetry], infos: dict[str, DeviceInfo]
 ) -> list[PositionUpdate]:
@@ -61,7 +53,7 @@ class TelemetryIngest:
         provider_id: uuid.UUID,
         body: bytes,
         limits: BatchLimits,
-    ) -> IngestResult:
+    ) -> int:
         """Validate, store in one transaction, then update the live state."""
         points = parse_or_reject(body, telemetry_schema(str(provider_id)), limits)
         async with sessionmaker.begin() as session:
@@ -74,4 +66,4 @@ class TelemetryIngest:
             outcome = await self.rules.on_telemetry(session, provider_id, fresh, infos)
         await self.live.positions(provider_id, latest_positions(fresh, infos))
         await self.rules.publish(provider_id, outcome)
-        return IngestResult(total=len(points), stored=len(stored))
+        return len(points)

@@ -21,6 +21,7 @@ from geofencing.violations import (
     ZoneFacts,
     evaluate,
     parking_alerts,
+    parking_verdict,
 )
 
 LIMITS = AlertLimits(min_depth_m=10, min_dwell_s=20, repeat_after_s=300)
@@ -138,13 +139,24 @@ def test_parking_alerts() -> None:
     preferred = ZoneFacts("pref", ZoneRule(ZoneKind.PARKING, parking=ParkingMode.PREFERRED))
 
     def kinds(here: list[ZoneFacts], hubs: bool) -> list[str]:
-        return [a.kind for a in parking_alerts("d", 0, 56.0, 12.7, here, hubs)]
+        verdict = parking_verdict(here, hubs)
+        return [a.kind for a in parking_alerts("d", 0, 56.0, 12.7, verdict)]
+
+    def category(here: list[ZoneFacts], hubs: bool) -> str:
+        return parking_verdict(here, hubs).category
 
     assert kinds([no_parking], hubs=False) == [PARKED_IN_NO_PARKING_ZONE]
     assert kinds([], hubs=True) == [PARKED_OUTSIDE_MANDATORY_HUB]
     assert kinds([preferred], hubs=True) == [PARKED_OUTSIDE_MANDATORY_HUB]
     assert kinds([hub], hubs=True) == []
     assert kinds([], hubs=False) == []
+    # The MDS category agrees with the alerts.
+    assert category([no_parking], hubs=False) == "invalid"
+    assert category([], hubs=True) == "invalid"
+    assert category([preferred], hubs=True) == "invalid"
+    assert category([hub], hubs=True) == "corral"
+    assert category([preferred], hubs=False) == "corral"
+    assert category([], hubs=False) == "other_valid"
 
 
 def test_zone_rules_bind_by_provider_type_and_time() -> None:
