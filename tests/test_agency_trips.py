@@ -86,6 +86,29 @@ async def test_pod_trips_carry_journeys_and_passengers(
     assert await count(session, pods) == 1
 
 
+async def test_goods_pods_carry_their_payload(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    pods = await tenant(mode=Mode.DELIVERY_ROBOTS)
+    [device] = await register(client, pods, vehicle_type="delivery_robot")
+    record = trip(
+        pods,
+        device,
+        journey_id=str(uuid.uuid4()),
+        trip_type=["delivery"],
+        trip_attributes={"driver_type": "autonomous", "has_payload": True, "pod_bay": 2},
+        fare_attributes={"payment_type": "mobile_app", "price": 4500},
+        currency="SEK",
+    )
+    assert_valid(model_validator("models/trip.yaml", "delivery-robots"), record)
+    response = await client.post(TRIPS, headers=pods.headers, json=[record])
+    assert response.status_code == 201, response.text
+    row = (
+        await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(record["trip_id"])))
+    ).scalar_one()
+    assert row.details["agency"]["trip_attributes"]["has_payload"] is True
+
+
 @pytest.mark.parametrize(
     ("mode", "change", "error", "field"),
     [
@@ -101,6 +124,58 @@ async def test_pod_trips_carry_journeys_and_passengers(
             {"trip_type": ["shared"], "trip_attributes": {"hail_type": "x"}},
             "missing_param",
             "trip_attributes.passenger_count",
+        ),
+        (
+            Mode.PASSENGER_SERVICES,
+            {"trip_type": ["shared"], "trip_attributes": POD_ATTRIBUTES | {"passenger_count": -2}},
+            "bad_param",
+            "trip_attributes.passenger_count",
+        ),
+        (
+            Mode.PASSENGER_SERVICES,
+            {
+                "trip_type": ["shared"],
+                "trip_attributes": POD_ATTRIBUTES,
+                "fare_attributes": {"payment_type": "gold", "fare_type": "flat_rate"},
+            },
+            "bad_param",
+            "fare_attributes.payment_type",
+        ),
+        (
+            Mode.PASSENGER_SERVICES,
+            {
+                "trip_type": ["shared"],
+                "trip_attributes": POD_ATTRIBUTES,
+                "fare_attributes": {"payment_type": "cash"},
+            },
+            "missing_param",
+            "fare_attributes.fare_type",
+        ),
+        (
+            Mode.PASSENGER_SERVICES,
+            {
+                "trip_type": ["shared"],
+                "trip_attributes": POD_ATTRIBUTES,
+                "journey_attributes": {"shift_id": "not-a-uuid"},
+            },
+            "bad_param",
+            "journey_attributes.shift_id",
+        ),
+        (Mode.DELIVERY_ROBOTS, {"trip_type": ["delivery"]}, "missing_param", "trip_attributes"),
+        (
+            Mode.DELIVERY_ROBOTS,
+            {"trip_type": ["delivery"], "trip_attributes": {"driver_type": "robot"}},
+            "bad_param",
+            "trip_attributes.driver_type",
+        ),
+        (
+            Mode.DELIVERY_ROBOTS,
+            {
+                "trip_type": ["delivery"],
+                "trip_attributes": {"driver_type": "autonomous", "has_payload": "yes"},
+            },
+            "bad_param",
+            "trip_attributes.has_payload",
         ),
         (Mode.MICROMOBILITY, {"journey_id": str(uuid.uuid4())}, "bad_param", "journey_id"),
         (Mode.MICROMOBILITY, {"trip_type": ["rider", "rebalance"]}, "bad_param", "trip_type"),

@@ -183,3 +183,60 @@ async def test_trips_without_an_end_are_abandoned_after_a_while(
     assert closed == 1
     assert (await trip_row(session, old_trip)).status == "abandoned"
     assert (await trip_row(session, new_trip)).status == "open"
+
+
+async def test_a_trip_through_the_city_is_measured_between_the_borders(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    t = now_ms() - 300_000
+    points, (start, end), _ = ride(gateway, device, trip, t, 8)
+    inside = points[2:7]
+    enter = start | {
+        "timestamp": inside[0]["timestamp"],
+        "vehicle_state": "on_trip",
+        "event_types": ["trip_enter_jurisdiction"],
+        "location": inside[0]["location"],
+    }
+    leave = end | {
+        "timestamp": inside[-1]["timestamp"],
+        "vehicle_state": "elsewhere",
+        "event_types": ["trip_leave_jurisdiction"],
+        "location": inside[-1]["location"],
+    }
+    await post(client, gateway, "telemetry", points)
+    await post(client, gateway, "events", [leave, enter])
+    row = await trip_row(session, trip)
+    await session.refresh(row)
+    border = [(p["location"]["lat"], p["location"]["lng"]) for p in inside]
+    assert row.status == "closed"
+    assert row.distance_m == round(sum(leg_m(*a, *b) for a, b in itertools.pairwise(border)))
+    assert row.duration_s == 40
+    assert (row.start_lat, row.end_lat) == (border[0][0], border[-1][0])
+    assert row.details["jurisdiction"] == {
+        "trip_enter_jurisdiction": True,
+        "trip_leave_jurisdiction": True,
+    }
+
+
+async def test_a_trip_leaving_the_city_ends_at_the_border(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    points, (start, end), _ = ride(gateway, device, trip, now_ms() - 300_000, 6)
+    leave = end | {
+        "timestamp": points[3]["timestamp"],
+        "vehicle_state": "elsewhere",
+        "event_types": ["trip_leave_jurisdiction"],
+        "location": points[3]["location"],
+    }
+    await post(client, gateway, "telemetry", points)
+    await post(client, gateway, "events", [start, leave])
+    row = await trip_row(session, trip)
+    await session.refresh(row)
+    assert (row.status, row.duration_s, row.end_lat) == ("closed", 30, points[3]["location"]["lat"])
+    assert row.details["jurisdiction"] == {"trip_leave_jurisdiction": True}

@@ -1,4 +1,11 @@
-"""Trips from events: opened by a start, closed by an end or a cancel, in any order."""
+"""Trips from events: opened by a start, closed by an end or a cancel, in any order.
+
+The jurisdiction's view of a trip is its part inside the city: riding in through the
+border (`trip_enter_jurisdiction`) starts it there, riding out (`trip_leave_jurisdiction`)
+ends it there, and the trip records which of its ends lie on the border. A trip that
+leaves and comes back under the same id is measured once, from its first start inside to
+its last end inside.
+"""
 
 import uuid
 from collections.abc import Callable, Sequence
@@ -13,8 +20,10 @@ from fleet.events.schema import Event
 from fleet.trips.models import Trip
 from fleet.trips.route import Fix, RouteLimits, measure_route
 
-STARTS = frozenset({"trip_start", "reservation_start"})
-ENDS = frozenset({"trip_end"})
+ENTERS = "trip_enter_jurisdiction"
+LEAVES = "trip_leave_jurisdiction"
+STARTS = frozenset({"trip_start", "reservation_start", ENTERS})
+ENDS = frozenset({"trip_end", LEAVES})
 CANCELS = frozenset(
     {
         "trip_cancel",
@@ -62,6 +71,9 @@ async def _record(
     if types & (ENDS | CANCELS):
         values.update(end_at=at, end_lat=lat, end_lng=lng)
         values["status"] = "cancelled" if types & CANCELS and not types & ENDS else "ending"
+    border = {name: True for name in (ENTERS, LEAVES) if name in types}
+    if border:
+        values["details"] = {"jurisdiction": border}
     statement = insert(Trip).values(values)
     changes: dict[str, Any] = {
         k: statement.excluded[k] for k in values if k not in {"trip_id", "status"}
@@ -71,6 +83,15 @@ async def _record(
         changes["start_at"] = func.least(Trip.start_at, statement.excluded.start_at)
     if "status" in values and values["status"] != "open":
         changes["status"] = statement.excluded.status
+    if border:
+        changes["details"] = Trip.details.op("||")(
+            func.jsonb_build_object(
+                "jurisdiction",
+                func.coalesce(Trip.details["jurisdiction"], text("'{}'::jsonb")).op("||")(
+                    statement.excluded.details["jurisdiction"]
+                ),
+            )
+        )
     changes["updated_at"] = func.now()
     await session.execute(
         statement.on_conflict_do_update(index_elements=[Trip.trip_id], set_=changes)

@@ -17,6 +17,7 @@ from app.core.mds_types import (
     TimestampMs,
     unique_items,
 )
+from fleet.trips.attributes import attribute_problems
 from telemetry.schema import Gps
 
 TripTypes = Annotated[list[StrictStr], AfterValidator(unique_items)]
@@ -50,35 +51,12 @@ class Trip(TypedDict):
     currency: NotRequired[Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]]
 
 
-# Per mode (models/modes/<mode>/trip.yaml): allowed trip types, whether one is required,
-# required trip and fare attributes, and whether journeys exist.
+# Per mode (models/modes/<mode>/trip.yaml): the trip types allowed.
 TRIP_TYPES: dict[Mode, frozenset[str]] = {
     Mode.MICROMOBILITY: frozenset({"rider", "rebalance", "maintenance"}),
     Mode.PASSENGER_SERVICES: frozenset({"private", "shared", "reservation", "empty"}),
     Mode.DELIVERY_ROBOTS: frozenset({"delivery", "return", "advertising", "mapping", "roaming"}),
     Mode.CAR_SHARE: frozenset({"private", "reservation", "empty"}),
-}
-TRIP_ATTRIBUTES: dict[Mode, tuple[str, ...]] = {
-    Mode.MICROMOBILITY: (),
-    Mode.PASSENGER_SERVICES: (
-        "hail_type",
-        "passenger_count",
-        "requested_time",
-        "quoted_trip_start_time",
-    ),
-    Mode.DELIVERY_ROBOTS: ("driver_type",),
-    Mode.CAR_SHARE: (
-        "reservation_type",
-        "passenger_count",
-        "requested_time",
-        "quoted_trip_start_time",
-    ),
-}
-FARE_ATTRIBUTES: dict[Mode, tuple[str, ...]] = {
-    Mode.MICROMOBILITY: (),
-    Mode.PASSENGER_SERVICES: ("payment_type", "fare_type"),
-    Mode.DELIVERY_ROBOTS: (),
-    Mode.CAR_SHARE: ("payment_type", "fare_type"),
 }
 
 _ITEM: TypeAdapter[Trip] = TypeAdapter(Trip)
@@ -99,19 +77,7 @@ def mode_problems(trip: Trip, mode: Mode) -> list[Problem]:
         for name in ("journey_id", "journey_attributes", "trip_attributes", "fare_attributes"):
             if name in trip:
                 problems.append(Problem(name, f"{name} is not part of micromobility trips"))
-    for field, required in (
-        ("trip_attributes", TRIP_ATTRIBUTES[mode]),
-        ("fare_attributes", FARE_ATTRIBUTES[mode]),
-    ):
-        given: dict[str, Any] = trip.get(field) or {}  # type: ignore[assignment]
-        if required and field == "trip_attributes" and field not in trip:
-            problems.append(Problem(field, f"{mode} trips need {field}", missing=True))
-            continue
-        problems += [
-            Problem(f"{field}.{name}", f"{field}.{name} is required", missing=True)
-            for name in required
-            if field in trip and name not in given
-        ]
+    problems += attribute_problems(trip, mode)
     return problems
 
 
