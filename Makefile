@@ -15,7 +15,7 @@ export FLEETBED_DATABASE_URL FLEETBED_REDIS_URL FLEETBED_TEST_DATABASE_URL FLEET
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence
+.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'
@@ -53,6 +53,10 @@ bench-ingest: bootstrap
 # Zone index classification against PostGIS and shapely STRtree (see BENCHMARKS.md).
 bench-geofence: bootstrap
 	@$(BIN)/python -m bench.geofence
+
+# Trip export streamed as CSV and Parquet against a naive in-memory export (see BENCHMARKS.md).
+bench-export: bootstrap
+	@$(BIN)/python -m bench.export
 
 openapi: $(STAMP)
 	@$(BIN)/fleetbed openapi

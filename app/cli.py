@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -217,6 +218,77 @@ def _import_zones(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class _Progress:
+    """Rows written so far, on one line of stderr, at most a few times a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.rows = 0
+        self._shown = 0.0
+
+    def update(self, rows: int) -> None:
+        self.rows = rows
+        now = time.monotonic()
+        if now - self._shown >= 0.25:
+            self._shown = now
+            print(f"\r{self.label}: {rows:,} rows", end="", file=sys.stderr, flush=True)
+
+    def done(self, out: str) -> None:
+        print(f"\r{self.label}: {self.rows:,} rows written to {out}", file=sys.stderr)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app.core.auth import ROLE_SCOPES, Principal
+    from app.routers.exports import export_options
+    from app.visibility import providers_for
+    from fleet.exports.request import Dataset, Format, Privacy
+    from fleet.exports.service import export_stream, prepare_export
+
+    # Whoever runs the CLI holds the database credentials: an administrator, audited so.
+    principal = Principal("cli", Role.ADMIN, ROLE_SCOPES[Role.ADMIN], None, None)
+    options = export_options(settings)
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".part")
+    progress = _Progress(f"export {args.dataset}")
+
+    async def run() -> None:
+        engine = make_engine(settings)
+        try:
+            sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+            async with sessionmaker() as session:
+                request = await prepare_export(
+                    session,
+                    principal=principal,
+                    dataset=Dataset(args.dataset),
+                    start=args.start,
+                    end=args.end,
+                    provider_filter=args.provider_id,
+                    provider_ids=providers_for(principal, args.provider_id),
+                    format=Format(args.format),
+                    privacy=Privacy(args.privacy),
+                    options=options,
+                )
+            with partial.open("wb") as sink:
+                async for chunk in export_stream(
+                    sessionmaker,
+                    request=request,
+                    principal=principal,
+                    options=options,
+                    progress=progress.update,
+                ):
+                    sink.write(chunk)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+            await engine.dispose()
+
+    asyncio.run(run())
+    progress.done(args.out)
+    return 0
+
+
 def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     from app.bootstrap import bootstrap
 
@@ -289,6 +361,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = admin.add_parser("revoke-key", help="revoke an API key")
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=_revoke_key)
+
+    export = commands.add_parser(
+        "export", help="export trips, events or vehicle status to a file (as the API does)"
+    )
+    export.add_argument("dataset", choices=["trips", "events", "vehicle-status"])
+    export.add_argument(
+        "--from", dest="start", required=True, help="RFC 3339 with offset, included"
+    )
+    export.add_argument("--to", dest="end", required=True, help="RFC 3339 with offset, excluded")
+    export.add_argument("--format", choices=["csv", "geojson", "parquet"], default="csv")
+    export.add_argument("--privacy", choices=["raw", "open"], default="open")
+    export.add_argument("--provider-id", type=uuid.UUID, default=None)
+    export.add_argument("--out", required=True, help="file to write")
+    export.set_defaults(handler=_export)
     return parser
 
 

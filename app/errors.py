@@ -26,6 +26,7 @@ from app.core.errors import (
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
+    Unavailable,
 )
 from app.mds_media import MDS_CONTENT_TYPE, UnsupportedVersion
 
@@ -40,6 +41,7 @@ STATUS: dict[type[DomainError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     PayloadTooLarge: 413,
+    Unavailable: 503,
     UnsupportedVersion: 406,
     UnsupportedGrant: 400,
 }
@@ -54,6 +56,7 @@ MDS_ERROR_CODES: dict[int, str] = {
     409: "conflict",
     413: "payload_too_large",
     422: "bad_param",
+    503: "unavailable",
 }
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

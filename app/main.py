@@ -25,9 +25,11 @@ from app.routers import (
     audit,
     auth,
     compliance,
+    exports,
     health,
     mds_agency,
     mds_geography,
+    mds_metrics,
     mds_provider,
     policies,
     v1_live,
@@ -156,7 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = HttpMetrics()
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, audit):
+    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)

@@ -114,6 +114,56 @@ class ProviderApiSettings(BaseModel):
         ge=0,
         description="An hour is served (200) this long after it ended; before, 202.",
     )
+    report_k_anonymity: int = Field(
+        default=10,
+        ge=1,
+        description="Monthly report counts below this (zero included) are returned as -1.",
+    )
+
+
+class MetricsSettings(BaseModel):
+    """The MDS Metrics API."""
+
+    k_anonymity: int = Field(
+        default=10,
+        ge=1,
+        description="Trip counts below this are returned as -1, and averages over them too.",
+    )
+    max_intervals: int = Field(default=1000, ge=1, description="Most intervals in one query.")
+    max_rows: int = Field(
+        default=100_000, ge=1, description="Most rows one query may return; more is a 400."
+    )
+
+
+class ExportSettings(BaseModel):
+    """Exports for city auditors (`/v1/exports/...`, `fleetbed export`)."""
+
+    k_anonymity: int = Field(
+        default=5,
+        ge=1,
+        description="Open trip exports report an origin/destination pair only when at "
+        "least this many trips share it (else coarser, else not at all).",
+    )
+    salt: SecretStr | None = Field(
+        default=None,
+        description="Key of the salted hashes that replace identifiers in open exports; "
+        "changing it changes every pseudonym. When unset, one is derived from "
+        "auth.jwt_secret (so rotating that changes the pseudonyms too); when both are "
+        "unset, open exports are refused.",
+    )
+    max_span_days: int = Field(default=366, ge=1, description="Longest window of one export.")
+    copy_queue_chunks: int = Field(
+        default=32, ge=1, description="CSV chunks read ahead of the client; COPY waits beyond."
+    )
+    fetch_rows: int = Field(
+        default=10_000, ge=100, description="Rows fetched per round trip for GeoJSON and Parquet."
+    )
+    parquet_group_rows: int = Field(
+        default=50_000, ge=1000, description="Rows per Parquet row group (memory per export)."
+    )
+    work_mem_mb: int = Field(
+        default=64, ge=1, description="PostgreSQL work_mem of an export's sorts and counts."
+    )
 
 
 class Settings(BaseSettings):
@@ -144,3 +194,5 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     trips: TripSettings = TripSettings()
     provider: ProviderApiSettings = ProviderApiSettings()
+    exports: ExportSettings = ExportSettings()
+    metrics: MetricsSettings = MetricsSettings()

@@ -37,6 +37,10 @@ class PayloadTooLarge(DomainError):
     """The request carries more items than the configured limit."""
 
 
+class Unavailable(DomainError):
+    """The service cannot do this as configured; retrying will not help until it changes."""
+
+
 @dataclass(frozen=True)
 class BulkFailure:
     """One failed item of an MDS bulk request."""

@@ -1,20 +1,35 @@
-"""MDS Provider 2.0 (for the city): trips, events and telemetry by hour, every pull audited."""
+"""MDS Provider 2.0 (for the city): trips, events and telemetry by hour, recent events,
+vehicles, vehicle status and monthly reports; every pull audited."""
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Scope
+from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
 from app.core.errors import InvalidInput, NotFound
+from app.core.mds import MDS_MEDIA_VERSION, UUID_PATTERN
 from app.deps import SessionDep, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
+from app.visibility import providers_for
+from fleet.reporting import provider_feeds
 from fleet.reporting.audit import record_pull
-from fleet.reporting.hours import HourState, hour_state, parse_hour
+from fleet.reporting.hours import (
+    HourState,
+    WindowError,
+    hour_state,
+    month_bounds,
+    parse_hour,
+    parse_month,
+    period_state,
+    recent_window,
+)
+from fleet.reporting.monthly_report import render_csv
 from fleet.reporting.provider_hours import events_in, telemetry_in, trips_ended_in
 
 router = APIRouter(
@@ -25,14 +40,6 @@ router = APIRouter(
 )
 
 Reader = Annotated[Principal, Depends(require(Scope.FLEET_READ))]
-
-
-def providers_for(principal: Principal, wanted: uuid.UUID | None) -> list[uuid.UUID] | None:
-    """City-wide roles see every provider (or the one asked for); operators their own."""
-    if principal.role in CITYWIDE_ROLES:
-        return [wanted] if wanted else None
-    own = principal.provider_id
-    return [own] if own and wanted in (None, own) else []
 
 
 Fetch = Callable[..., Awaitable[list[dict[str, Any]]]]
@@ -151,3 +158,216 @@ async def telemetry(
         fetch=telemetry_in,
         payload="telemetry",
     )
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """A keyset page request of a Provider feed: its size and cursor."""
+
+    request: Request
+    size: int
+    after: uuid.UUID | None
+
+    def links(self, next_after: uuid.UUID | None) -> dict[str, str | None]:
+        """JSON:API pagination links that keep the request's other parameters."""
+        url = self.request.url.remove_query_params("after").include_query_params(limit=self.size)
+        following = url.include_query_params(after=next_after) if next_after else None
+        return {"first": str(url), "next": str(following) if following else None}
+
+
+async def feed_page(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
+    after: Annotated[
+        uuid.UUID | None, Query(description="Cursor: the last id of the previous page.")
+    ] = None,
+) -> FeedPage:
+    """Dependency: page size bounded by the settings, and the cursor."""
+    api = get_settings(request).api
+    return FeedPage(request, min(limit or api.default_page_size, api.max_page_size), after)
+
+
+FeedPageDep = Annotated[FeedPage, Depends(feed_page)]
+DeviceId = Annotated[str, Path(pattern=UUID_PATTERN, description="A lowercase UUID.")]
+# Near-realtime feeds are read from the record when asked: current now, never cached.
+ALWAYS_REFRESH = 0
+
+
+def _fresh(now: datetime) -> dict[str, int]:
+    return {"last_updated": int(now.timestamp() * 1000), "ttl": ALWAYS_REFRESH}
+
+
+def _params(**values: object) -> dict[str, str | None]:
+    return {name: str(v) if v is not None else None for name, v in values.items()}
+
+
+def _hides_trips(principal: Principal) -> bool:
+    """City staff see no vehicle on a trip, as on /v1/vehicles; only admins do."""
+    return principal.role in CITYWIDE_ROLES and principal.role is not Role.ADMIN
+
+
+@router.get(
+    "/events/recent",
+    operation_id="mds_provider_events_recent",
+    summary="Events of a window within the last two weeks",
+)
+async def events_recent(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    page: FeedPageDep,
+    start_time: Annotated[str | None, Query(description="Integer ms, inclusive")] = None,
+    end_time: Annotated[str | None, Query(description="Integer ms, exclusive")] = None,
+    provider_id: ProviderFilter = None,
+) -> Response:
+    """Events as received, oldest first, paginated; 400 for a window older than two
+    weeks, reversed, or ending in the future (beyond the telemetry clock skew)."""
+    skew = timedelta(seconds=get_settings(request).telemetry.max_future_skew_s)
+    try:
+        start, end = recent_window(start_time, end_time, datetime.now(UTC), skew)
+    except WindowError as exc:
+        raise InvalidInput(str(exc), fields=(exc.field,)) from exc
+    found = await provider_feeds.recent_events(
+        session,
+        provider_ids=providers_for(principal, provider_id),
+        start=start,
+        end=end,
+        limit=page.size,
+        after=page.after,
+    )
+    params = _params(
+        start_time=start_time, end_time=end_time, provider_id=provider_id, after=page.after
+    )
+    await record_pull(session, principal, "mds_provider.events_recent", params, len(found.records))
+    return MdsResponse(mds_body(events=found.records, links=page.links(found.next_after)))
+
+
+@router.get(
+    "/vehicles",
+    operation_id="mds_provider_vehicles",
+    summary="Vehicles deployed in the last 30 days",
+)
+async def vehicles(
+    session: SessionDep, principal: Reader, page: FeedPageDep, provider_id: ProviderFilter = None
+) -> Response:
+    """Registered MDS Vehicles with an event or a trip in the last 30 days, by device_id."""
+    now = datetime.now(UTC)
+    found = await provider_feeds.deployed_vehicles(
+        session,
+        provider_ids=providers_for(principal, provider_id),
+        now=now,
+        limit=page.size,
+        after=page.after,
+    )
+    params = _params(provider_id=provider_id, after=page.after)
+    await record_pull(session, principal, "mds_provider.vehicles", params, len(found.records))
+    return MdsResponse(
+        mds_body(**_fresh(now), vehicles=found.records, links=page.links(found.next_after))
+    )
+
+
+@router.get(
+    "/vehicles/status",
+    operation_id="mds_provider_vehicles_status",
+    summary="Current status of vehicles",
+)
+async def vehicles_status(
+    session: SessionDep, principal: Reader, page: FeedPageDep, provider_id: ProviderFilter = None
+) -> Response:
+    """Each vehicle's last event and telemetry, by device_id; vehicles removed, elsewhere
+    or missing for over 90 minutes are left out, and for city staff vehicles on a trip."""
+    now = datetime.now(UTC)
+    found = await provider_feeds.current_statuses(
+        session,
+        provider_ids=providers_for(principal, provider_id),
+        now_ms=int(now.timestamp() * 1000),
+        hide_on_trip=_hides_trips(principal),
+        limit=page.size,
+        after=page.after,
+    )
+    params = _params(provider_id=provider_id, after=page.after)
+    await record_pull(
+        session, principal, "mds_provider.vehicles_status", params, len(found.records)
+    )
+    return MdsResponse(
+        mds_body(**_fresh(now), vehicles_status=found.records, links=page.links(found.next_after))
+    )
+
+
+@router.get(
+    "/vehicles/status/{device_id}",
+    operation_id="mds_provider_vehicle_status",
+    summary="Current status of one vehicle",
+)
+async def vehicle_status(session: SessionDep, principal: Reader, device_id: DeviceId) -> Response:
+    """404 alike for unknown vehicles, others' vehicles and statuses the feed leaves out."""
+    now = datetime.now(UTC)
+    found = await provider_feeds.current_status(
+        session,
+        provider_ids=providers_for(principal, None),
+        device_id=uuid.UUID(device_id),
+        now_ms=int(now.timestamp() * 1000),
+        hide_on_trip=_hides_trips(principal),
+    )
+    params = _params(device_id=device_id)
+    await record_pull(session, principal, "mds_provider.vehicles_status", params, 1)
+    return MdsResponse(mds_body(**_fresh(now), vehicles_status=[found]))
+
+
+@router.get(
+    "/vehicles/{device_id}",
+    operation_id="mds_provider_vehicle",
+    summary="One vehicle, whenever it was deployed",
+)
+async def vehicle(session: SessionDep, principal: Reader, device_id: DeviceId) -> Response:
+    """404 alike for unknown vehicles and other providers' vehicles."""
+    now = datetime.now(UTC)
+    found = await provider_feeds.vehicle(
+        session, provider_ids=providers_for(principal, None), device_id=uuid.UUID(device_id)
+    )
+    await record_pull(session, principal, "mds_provider.vehicles", _params(device_id=device_id), 1)
+    return MdsResponse(mds_body(**_fresh(now), vehicles=[found]))
+
+
+REPORT_CONTENT_TYPE = f"text/vnd.mds+csv;version={MDS_MEDIA_VERSION}"
+
+
+@router.get(
+    "/reports/{filename}",
+    operation_id="mds_provider_report",
+    summary="Monthly report (CSV) of trips per geography, vehicle type and special group",
+    response_class=Response,
+    responses={200: {"content": {REPORT_CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+)
+async def report(
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    filename: Annotated[str, Path(description="YYYY-MM.csv, a month in the city's time zone")],
+    provider_id: ProviderFilter = None,
+) -> Response:
+    """400 for a malformed name; 404 until the month has ended and late trips have had
+    the hour lateness to arrive; counts below k are -1, rider counts always -1."""
+    if not filename.endswith(".csv"):
+        raise InvalidInput("filename: expected YYYY-MM.csv", fields=("filename",))
+    stem = filename.removesuffix(".csv")
+    try:
+        month = parse_month(stem)
+    except ValueError as exc:
+        raise InvalidInput(f"filename: {exc}", fields=("filename",)) from exc
+    settings = get_settings(request)
+    start, end = month_bounds(month, settings.city_timezone)
+    lateness = timedelta(seconds=settings.provider.hour_lateness_s)
+    if period_state(end, datetime.now(UTC), lateness) is not HourState.CLOSED:
+        raise NotFound(f"the report of {stem} is not available until the month has closed")
+    rows = await provider_feeds.monthly_report(
+        session,
+        provider_ids=providers_for(principal, provider_id),
+        month=month,
+        start=start,
+        end=end,
+        k=settings.provider.report_k_anonymity,
+    )
+    params = _params(month=stem, provider_id=provider_id)
+    await record_pull(session, principal, "mds_provider.reports", params, len(rows))
+    return Response(render_csv(rows), media_type=REPORT_CONTENT_TYPE)

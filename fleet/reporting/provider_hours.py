@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.reporting.hours import HOUR
-from fleet.trips.models import Trip
+from fleet.trips.models import Trip, reported
 from telemetry.records import telemetry_record
 
 # The provider's own record may add these to what fleetbed measured.
@@ -60,11 +60,7 @@ async def trips_ended_in(
 ) -> list[dict[str, Any]]:
     """Closed trips with an end time in [hour, hour + 1 h) and both ends located."""
     query = select(Trip).where(
-        Trip.status == "closed",
-        Trip.end_at >= hour,
-        Trip.end_at < hour + HOUR,
-        Trip.start_lat.is_not(None),
-        Trip.end_lat.is_not(None),
+        text(reported("trips")), Trip.end_at >= hour, Trip.end_at < hour + HOUR
     )
     if provider_ids is not None:
         query = query.where(Trip.provider_id.in_(provider_ids))

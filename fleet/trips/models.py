@@ -41,3 +41,9 @@ class Trip(Base):
     parking_category: Mapped[str | None] = mapped_column(String(16))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def reported(alias: str) -> str:
+    """SQL condition on `alias` for the trips the city is told about: closed, both ends located."""
+    located = f"{alias}.start_lat IS NOT NULL AND {alias}.end_lat IS NOT NULL"
+    return f"{alias}.status = 'closed' AND {located}"

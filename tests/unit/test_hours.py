@@ -1,10 +1,19 @@
 """MDS Provider hours (pure)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from fleet.reporting.hours import HourState, hour_state, parse_hour
+from fleet.reporting.hours import (
+    HourState,
+    WindowError,
+    hour_state,
+    month_bounds,
+    parse_hour,
+    parse_month,
+    period_state,
+    recent_window,
+)
 
 
 def test_parse_hour_is_utc_and_accepts_november() -> None:
@@ -37,3 +46,71 @@ def test_hour_states() -> None:
     assert hour_state(hour, hour + timedelta(minutes=60), late) is HourState.SETTLING
     assert hour_state(hour, hour + timedelta(minutes=74), late) is HourState.SETTLING
     assert hour_state(hour, hour + timedelta(minutes=75), late) is HourState.CLOSED
+
+
+def test_period_state_is_the_hour_rule_for_any_end() -> None:
+    end = datetime(2026, 12, 1, tzinfo=UTC)
+    late = timedelta(minutes=15)
+    assert period_state(end, end - timedelta(seconds=1), late) is HourState.FUTURE
+    assert period_state(end, end + timedelta(minutes=14), late) is HourState.SETTLING
+    assert period_state(end, end + late, late) is HourState.CLOSED
+
+
+def test_months_accept_november_and_refuse_the_malformed() -> None:
+    assert parse_month("2026-11") == date(2026, 11, 1)
+    for text in ("", "2026-13", "2026-00", "2026-1", "26-11", "2026-11-01", "1969-12", "9999-12"):
+        with pytest.raises(ValueError, match=r".+"):
+            parse_month(text)
+
+
+def test_months_are_local_in_stockholm() -> None:
+    # Winter time (UTC+1) at both ends of November; summer time (UTC+2) on 1 October.
+    assert month_bounds(date(2026, 11, 1), "Europe/Stockholm") == (
+        datetime(2026, 10, 31, 23, tzinfo=UTC),
+        datetime(2026, 11, 30, 23, tzinfo=UTC),
+    )
+    assert month_bounds(date(2026, 10, 1), "Europe/Stockholm")[0] == datetime(
+        2026, 9, 30, 22, tzinfo=UTC
+    )
+    assert month_bounds(date(2026, 12, 1), "UTC") == (
+        datetime(2026, 12, 1, tzinfo=UTC),
+        datetime(2027, 1, 1, tzinfo=UTC),
+    )
+
+
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
+SKEW = timedelta(minutes=5)
+
+
+def ms(when: datetime) -> str:
+    return str(int(when.timestamp() * 1000))
+
+
+def test_a_recent_window_is_read_exactly() -> None:
+    start, end = NOW - timedelta(days=13, hours=23), NOW
+    assert recent_window(ms(start), ms(end), NOW, SKEW) == (start, end)
+    assert recent_window("1795694400123", ms(NOW + SKEW), NOW, SKEW)[0] == datetime(
+        2026, 11, 26, 12, 0, 0, 123_000, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (None, ms(NOW), "start_time"),
+        (ms(NOW - timedelta(hours=1)), None, "end_time"),
+        ("1.5", ms(NOW), "start_time"),
+        (ms(NOW - timedelta(hours=1)), "-1", "end_time"),
+        (ms(NOW - timedelta(hours=1)), "9" * 15, "end_time"),
+        (ms(NOW - timedelta(days=14, seconds=1)), ms(NOW), "start_time"),
+        (ms(NOW), ms(NOW), "end_time"),
+        (ms(NOW), ms(NOW - timedelta(hours=1)), "end_time"),
+        (ms(NOW), ms(NOW + SKEW + timedelta(seconds=1)), "end_time"),
+    ],
+)
+def test_bad_recent_windows_name_their_field(
+    start: str | None, end: str | None, field: str
+) -> None:
+    with pytest.raises(WindowError) as caught:
+        recent_window(start, end, NOW, SKEW)
+    assert caught.value.field == field

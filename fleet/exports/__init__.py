@@ -1,0 +1,1 @@
+"""Exports for city auditors: CSV, GeoJSON and Parquet, streamed, raw or anonymised."""

@@ -1,0 +1,89 @@
+"""What an export asks for, checked before anything is streamed (pure)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from app.core.errors import InvalidInput
+
+
+class Dataset(StrEnum):
+    """What is exported; the value is the URL path segment."""
+
+    TRIPS = "trips"
+    EVENTS = "events"
+    VEHICLE_STATUS = "vehicle-status"
+
+
+class Format(StrEnum):
+    """Output formats."""
+
+    CSV = "csv"
+    GEOJSON = "geojson"
+    PARQUET = "parquet"
+
+
+class Privacy(StrEnum):
+    """`raw` as stored (city auditors), `open` anonymised."""
+
+    RAW = "raw"
+    OPEN = "open"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """One export: the half-open window [start, end) on the dataset's time, the providers
+    (None: all), the format and the privacy level."""
+
+    dataset: Dataset
+    start: datetime
+    end: datetime
+    provider_ids: tuple[uuid.UUID, ...] | None
+    format: Format
+    privacy: Privacy
+    provider_filter: uuid.UUID | None = None
+
+    @property
+    def action(self) -> str:
+        """The audit log's name of this kind of pull."""
+        return f"exports.{self.dataset.value}"
+
+    def audit_params(self) -> dict[str, Any]:
+        """The parameters (times in UTC), for the audit log."""
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "provider_id": str(self.provider_filter) if self.provider_filter else None,
+            "format": self.format.value,
+            "privacy": self.privacy.value,
+        }
+
+
+def parse_time(name: str, text: str) -> datetime:
+    """An RFC 3339 date-time with an offset, in UTC; InvalidInput otherwise."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        # An unescaped "+" in a query string arrives as a space.
+        hint = " (send '+' as %2B)" if " " in text else ""
+        raise InvalidInput(
+            f"{name}: not an RFC 3339 date-time: {text!r}{hint}", fields=(name,)
+        ) from exc
+    if when.tzinfo is None:
+        raise InvalidInput(
+            f"{name}: give a date-time with an offset, e.g. 2026-10-25T00:00:00Z", fields=(name,)
+        )
+    return when.astimezone(UTC)
+
+
+def check_window(start: datetime, end: datetime, max_span: timedelta) -> None:
+    """`to` must follow `from`, by at most `max_span`."""
+    if end <= start:
+        raise InvalidInput("to must be later than from", fields=("from", "to"))
+    if end - start > max_span:
+        raise InvalidInput(
+            f"from and to may be at most {max_span.days} days apart; split the export",
+            fields=("from", "to"),
+        )
