@@ -18,6 +18,8 @@ class VehicleEvent(Base):
     __table_args__ = (
         Index("ix_events_device_occurred", "device_id", text("occurred_at DESC")),
         Index("ix_events_provider_occurred", "provider_id", "occurred_at"),
+        # City-wide reads (Provider hours, exports, metrics) filter on time alone.
+        Index("ix_events_occurred", "occurred_at"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -22,6 +22,9 @@ class Trip(Base):
     __table_args__ = (
         Index("ix_trips_provider_end", "provider_id", "end_at"),
         Index("ix_trips_device_start", "device_id", "start_at"),
+        # City-wide reads filter on time alone: by end (Provider, exports), start (metrics).
+        Index("ix_trips_end", "end_at"),
+        Index("ix_trips_start", "start_at"),
     )
 
     trip_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
