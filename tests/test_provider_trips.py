@@ -185,3 +185,34 @@ async def test_events_and_telemetry_of_a_closed_hour(
     )
     assert bad.status_code == 400
     assert bad.json()["error_details"] == ["telemetry_time"]
+
+
+async def test_an_hour_holds_its_first_and_last_millisecond_in_november(
+    client: AsyncClient, tenant: TenantFactory
+) -> None:
+    gateway = await tenant()
+    auditor = await tenant(Role.CITY_AUDITOR)
+    hour = datetime(2025, 11, 30, 23, tzinfo=UTC)  # the last hour of a November, UTC
+    start_ms = int(hour.timestamp() * 1000)
+    devices = await register(client, gateway, 3)
+    records = [
+        trip(gateway, device, trip_type=["rider"], start_time=end - 60_000, end_time=end)
+        for device, end in zip(
+            devices, (start_ms, start_ms + 3_600_000 - 1, start_ms + 3_600_000), strict=True
+        )
+    ]
+    response = await client.post("/mds/agency/trips", headers=gateway.headers, json=records)
+    assert response.status_code == 201, response.text
+    pulled = await client.get(
+        TRIPS,
+        headers=auditor.headers,
+        params={"end_time": "2025-11-30T23", "provider_id": str(gateway.provider_id)},
+    )
+    assert pulled.status_code == 200
+    assert [t["trip_id"] for t in pulled.json()["trips"]] == [r["trip_id"] for r in records[:2]]
+    following = await client.get(
+        TRIPS,
+        headers=auditor.headers,
+        params={"end_time": "2025-12-01T00", "provider_id": str(gateway.provider_id)},
+    )
+    assert [t["trip_id"] for t in following.json()["trips"]] == [records[2]["trip_id"]]
