@@ -1,4 +1,4 @@
-# fleetbed: `make run` serves the API, `make test` runs the whole suite.
+# fleetbed: `make run` starts the live demo (API + simulated fleet), `make test` runs the suite.
 # Both bootstrap first: virtualenv, dependencies, PostgreSQL+PostGIS, Redis, database, migrations.
 
 PYTHON ?= python3
@@ -14,6 +14,8 @@ export FLEETBED_DATABASE_URL FLEETBED_REDIS_URL FLEETBED_TEST_DATABASE_URL FLEET
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
+VEHICLES ?= 300
+SPEED ?= 10
 
 .PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export
 
@@ -31,10 +33,9 @@ bootstrap-test: $(STAMP)
 	@FLEETBED_DATABASE_URL=$(FLEETBED_TEST_DATABASE_URL) FLEETBED_REDIS_URL=$(FLEETBED_TEST_REDIS_URL) \
 		$(BIN)/fleetbed bootstrap
 
+# The live demo: seed Helsingborg's demo city, serve the API, drive a simulated fleet.
 run: bootstrap
-	@echo "fleetbed: serving http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
-	@echo "fleetbed: the fleet is empty; create a provider and a key with 'fleetbed admin' (see README)."
-	@$(BIN)/fleetbed serve --host $(HOST) --port $(PORT)
+	@$(BIN)/fleetbed demo run --host $(HOST) --port $(PORT) --vehicles $(VEHICLES) --speed $(SPEED)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

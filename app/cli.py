@@ -218,6 +218,67 @@ def _import_zones(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _demo_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    # Every model, so that foreign keys resolve when the session flushes.
+    import app.models  # noqa: F401
+    from app.resources import make_redis
+    from app.routers.zones import zone_limits
+    from app.zone_sync import announce_change
+    from fleet.demo.keys_file import read_keys_file, write_keys_file
+    from fleet.demo.seed import SeedOutcome, seed_demo
+
+    keys_path = Path(args.keys)
+    known = read_keys_file(keys_path)
+
+    async def work(session: AsyncSession) -> SeedOutcome:
+        return await seed_demo(
+            session,
+            vehicles=args.vehicles,
+            geodata=Path(args.geodata),
+            limits=zone_limits(settings.geofence),
+            keys=known,
+            now=datetime.now(UTC),
+        )
+
+    async def run() -> SeedOutcome:
+        outcome = await _in_transaction_async(settings, work)
+        if outcome.zones_changed:
+            redis = make_redis(settings)
+            try:
+                await announce_change(redis)
+            finally:
+                await redis.aclose()
+        return outcome
+
+    outcome = asyncio.run(run())
+    # Written once the keys are committed; the keys themselves are never printed.
+    changed = outcome.keys != known
+    if changed:
+        write_keys_file(keys_path, outcome.keys)
+    print("\n".join(outcome.summary()))
+    print(f"keys file: {keys_path} ({'written' if changed else 'unchanged'})")
+    return 0
+
+
+def _demo_run(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from app.demo_run import run_demo
+
+    return run_demo(
+        settings,
+        vehicles=args.vehicles,
+        speed=args.speed,
+        trips_per_day=args.trips_per_day,
+        host=args.host,
+        port=args.port,
+        keys=Path(args.keys),
+    )
+
+
 class _Progress:
     """Rows written so far, on one line of stderr, at most a few times a second."""
 
@@ -295,6 +356,32 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     return bootstrap(settings)
 
 
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from fleet.simulator.command import Target, simulate
+    from fleet.simulator.misbehaviour import Rates
+    from fleet.simulator.runner import RunOptions
+
+    try:
+        options = RunOptions(
+            seed=args.seed,
+            speed=args.speed,
+            vehicles=args.vehicles,
+            duration_s=args.duration,
+            rate=args.rate,
+            rates=Rates.parse(args.misbehaviour) if args.misbehaviour else Rates(),
+            status_file=Path(args.status_file) if args.status_file else None,
+            trips_per_day=args.trips_per_day,
+            steady=args.steady,
+        )
+        target = Target(args.base_url, Path(args.keys), Path(args.geodata))
+        return simulate(options, target)
+    except ValueError as exc:
+        print(f"fleetbed simulate: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     parser = argparse.ArgumentParser(prog="fleetbed", description=__doc__)
@@ -344,6 +431,41 @@ def build_parser() -> argparse.ArgumentParser:
     zone_import.add_argument("file", help="properties: name, kind and the other zone fields")
     zone_import.set_defaults(handler=_import_zones)
 
+    from fleet.demo.city import GEODATA
+    from fleet.demo.keys_file import DEFAULT_KEYS_PATH
+
+    demo = commands.add_parser("demo", help="the Helsingborg demo city").add_subparsers(
+        dest="demo_command", required=True
+    )
+    demo_seed = demo.add_parser(
+        "seed", help="create what is missing of the demo city: providers, keys, fleet, zones"
+    )
+    demo_seed.add_argument("--vehicles", type=int, default=300)
+    demo_seed.add_argument(
+        "--keys", default=str(DEFAULT_KEYS_PATH), help="the keys file to keep (0600)"
+    )
+    demo_seed.add_argument(
+        "--geodata", default=str(GEODATA), help="municipality outlines (Helsingborg's is used)"
+    )
+    demo_seed.set_defaults(handler=_demo_seed)
+
+    demo_run = demo.add_parser(
+        "run", help="seed, serve and drive a simulated fleet, with a live summary (make run)"
+    )
+    demo_run.add_argument("--vehicles", type=int, default=300)
+    demo_run.add_argument("--speed", type=float, default=10.0, help="times real time")
+    demo_run.add_argument(
+        "--trips-per-day",
+        type=float,
+        default=24.0,
+        help="trips per vehicle and day: the demo's fleet is busier than a real one, so "
+        "there is something to watch at any hour (default: %(default)s)",
+    )
+    demo_run.add_argument("--host", default="127.0.0.1")
+    demo_run.add_argument("--port", type=int, default=8000)
+    demo_run.add_argument("--keys", default=str(DEFAULT_KEYS_PATH), help="the demo's keys file")
+    demo_run.set_defaults(handler=_demo_run)
+
     admin = commands.add_parser("admin", help="providers and keys").add_subparsers(
         dest="admin_command", required=True
     )
@@ -375,6 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--provider-id", type=uuid.UUID, default=None)
     export.add_argument("--out", required=True, help="file to write")
     export.set_defaults(handler=_export)
+
+    from fleet.simulator.arguments import SIMULATE_HELP, add_simulate_arguments
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="drive a simulated Helsingborg fleet through a running fleetbed (MDS Agency)",
+        description=SIMULATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(handler=_simulate)
     return parser
 
 

@@ -157,7 +157,10 @@ class DemoZone:
         return {
             "name": self.name,
             "kind": self.kind,
-            "geometry": {"type": "Polygon", "coordinates": [list(r) for r in self.rings]},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[list(p) for p in r] for r in self.rings],
+            },
             **dict(self.fields),
         }
 

@@ -1,0 +1,97 @@
+"""Which ride a rider takes: where to, along which path, and which rule it breaks (pure)."""
+
+import random
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from shapely.geometry import LineString
+
+from fleet.simulator import demand, paths
+from fleet.simulator.citymap import XY, CityMap, distance
+from fleet.simulator.misbehaviour import (
+    Misbehaviour,
+    Rates,
+    no_ride_target,
+    parking_target,
+    slow_zone_crossing,
+    trip_misbehaviour,
+)
+
+MIN_RIDE_M = 150.0
+TRIES = 8
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far a kind of vehicle goes: a typical ride and the longest."""
+
+    median_m: float
+    max_m: float
+
+
+@dataclass(frozen=True)
+class Ride:
+    """A planned ride: its path and the rule it is meant to break (None: none)."""
+
+    path: LineString
+    misbehaviour: Misbehaviour | None = None
+
+    @property
+    def end(self) -> XY:
+        """Where the ride ends."""
+        x, y = self.path.coords[-1]
+        return (x, y)
+
+    @property
+    def reckless(self) -> bool:
+        """Whether the rider ignores slow zones."""
+        return self.misbehaviour is Misbehaviour.SPEEDING
+
+
+def _misbehaving(
+    cmap: CityMap, origin: XY, kind: Misbehaviour, end: XY, rng: random.Random, reach: Reach
+) -> LineString | None:
+    if kind is Misbehaviour.SPEEDING:
+        crossing = slow_zone_crossing(cmap, origin, rng, reach.max_m)
+        if crossing is None:
+            return None
+        return paths.route([origin, crossing[0], end], rng, [cmap.can_ride, cmap.can_ride])
+    if kind is Misbehaviour.NO_RIDE:
+        target = no_ride_target(cmap, origin, rng, reach.max_m)
+        return None if target is None else paths.ride_via(cmap, origin, target, end, rng)
+    if kind is Misbehaviour.LEAVE_AREA:
+        return paths.ride_out(cmap, origin, end, rng)
+    return paths.ride(cmap, origin, end, rng)
+
+
+def plan_ride(
+    cmap: CityMap,
+    origin: XY,
+    ts_ms: int,
+    tz: ZoneInfo,
+    rng: random.Random,
+    reach: Reach,
+    rates: Rates,
+    allowed: frozenset[Misbehaviour],
+) -> Ride | None:
+    """A ride from `origin` at `ts_ms`; None when no destination works out (try later)."""
+    kind = trip_misbehaviour(rates, rng, allowed)
+    for attempt in range(2 * TRIES):
+        if attempt == TRIES:
+            kind = None  # the misbehaviour does not fit here: ride well instead
+        end: XY | None
+        if kind is Misbehaviour.PARKING:
+            end = parking_target(cmap, origin, rng, reach.max_m)
+        else:
+            raw = demand.destination(cmap, origin, ts_ms, tz, rng, reach.median_m, reach.max_m)
+            end = cmap.parking_instead(raw, rng)
+        if end is None or distance(origin, end) < MIN_RIDE_M:
+            continue
+        path = (
+            paths.ride(cmap, origin, end, rng)
+            if kind is None or kind is Misbehaviour.PARKING
+            else _misbehaving(cmap, origin, kind, end, rng, reach)
+        )
+        if path is not None and path.length <= 1.6 * reach.max_m:
+            return Ride(path, kind)
+    return None
