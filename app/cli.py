@@ -484,16 +484,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=_revoke_key)
 
+    from fleet.exports.request import Dataset, Format, Privacy
+
     export = commands.add_parser(
         "export", help="export trips, events or vehicle status to a file (as the API does)"
     )
-    export.add_argument("dataset", choices=["trips", "events", "vehicle-status"])
+    export.add_argument("dataset", choices=[d.value for d in Dataset])
     export.add_argument(
         "--from", dest="start", required=True, help="RFC 3339 with offset, included"
     )
     export.add_argument("--to", dest="end", required=True, help="RFC 3339 with offset, excluded")
-    export.add_argument("--format", choices=["csv", "geojson", "parquet"], default="csv")
-    export.add_argument("--privacy", choices=["raw", "open"], default="open")
+    export.add_argument("--format", choices=[f.value for f in Format], default=Format.CSV.value)
+    export.add_argument("--privacy", choices=[p.value for p in Privacy], default=Privacy.OPEN.value)
     export.add_argument("--provider-id", type=uuid.UUID, default=None)
     export.add_argument("--out", required=True, help="file to write")
     export.set_defaults(handler=_export)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from fleet.live.geo import haversine_m
 from fleet.trips.lifecycle import close_abandoned
 from fleet.trips.models import Trip
-from fleet.trips.route import leg_m
 from tests.conftest import Tenant, TenantFactory
 from tests.payloads import event, now_ms, point, register
 from tests.test_zones_api import CENTRE, auth, disc, zone
@@ -58,7 +58,7 @@ def ride(
         trip_ids=[trip],
         location={"lat": path[-1][0], "lng": path[-1][1]},
     )
-    length = sum(leg_m(*a, *b) for a, b in itertools.pairwise(path))
+    length = sum(haversine_m(*a, *b) for a, b in itertools.pairwise(path))
     return points, [start, end], length
 
 
@@ -212,7 +212,7 @@ async def test_a_trip_through_the_city_is_measured_between_the_borders(
     await session.refresh(row)
     border = [(p["location"]["lat"], p["location"]["lng"]) for p in inside]
     assert row.status == "closed"
-    assert row.distance_m == round(sum(leg_m(*a, *b) for a, b in itertools.pairwise(border)))
+    assert row.distance_m == round(sum(haversine_m(*a, *b) for a, b in itertools.pairwise(border)))
     assert row.duration_s == 40
     assert (row.start_lat, row.end_lat) == (border[0][0], border[-1][0])
     assert row.details["jurisdiction"] == {

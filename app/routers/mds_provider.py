@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
+from app.core.auth import Principal, Scope
 from app.core.errors import InvalidInput, NotFound
 from app.core.mds import MDS_MEDIA_VERSION, UUID_PATTERN
 from app.deps import SessionDep, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
-from app.visibility import providers_for
+from app.visibility import hides_trips, providers_for
 from fleet.reporting import provider_feeds
 from fleet.reporting.audit import record_pull
 from fleet.reporting.hours import (
@@ -45,6 +45,10 @@ Reader = Annotated[Principal, Depends(require(Scope.FLEET_READ))]
 Fetch = Callable[..., Awaitable[list[dict[str, Any]]]]
 
 
+def _params(**values: object) -> dict[str, str | None]:
+    return {name: str(v) if v is not None else None for name, v in values.items()}
+
+
 async def _hourly(
     request: Request,
     session: AsyncSession,
@@ -71,7 +75,7 @@ async def _hourly(
     if state is HourState.SETTLING:
         return MdsResponse(mds_body(**{payload: []}), status_code=202)
     found = await fetch(session, provider_ids=providers_for(principal, provider_id), hour=hour)
-    params = {name: value, "provider_id": str(provider_id) if provider_id else None}
+    params = _params(**{name: value, "provider_id": provider_id})
     await record_pull(session, principal, f"mds_provider.{payload}", params, len(found))
     return MdsResponse(mds_body(**{payload: found}))
 
@@ -193,17 +197,12 @@ DeviceId = Annotated[str, Path(pattern=UUID_PATTERN, description="A lowercase UU
 ALWAYS_REFRESH = 0
 
 
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
 def _fresh(now: datetime) -> dict[str, int]:
-    return {"last_updated": int(now.timestamp() * 1000), "ttl": ALWAYS_REFRESH}
-
-
-def _params(**values: object) -> dict[str, str | None]:
-    return {name: str(v) if v is not None else None for name, v in values.items()}
-
-
-def _hides_trips(principal: Principal) -> bool:
-    """City staff see no vehicle on a trip, as on /v1/vehicles; only admins do."""
-    return principal.role in CITYWIDE_ROLES and principal.role is not Role.ADMIN
+    return {"last_updated": _ms(now), "ttl": ALWAYS_REFRESH}
 
 
 @router.get(
@@ -280,8 +279,8 @@ async def vehicles_status(
     found = await provider_feeds.current_statuses(
         session,
         provider_ids=providers_for(principal, provider_id),
-        now_ms=int(now.timestamp() * 1000),
-        hide_on_trip=_hides_trips(principal),
+        now_ms=_ms(now),
+        hide_on_trip=hides_trips(principal),
         limit=page.size,
         after=page.after,
     )
@@ -306,8 +305,8 @@ async def vehicle_status(session: SessionDep, principal: Reader, device_id: Devi
         session,
         provider_ids=providers_for(principal, None),
         device_id=uuid.UUID(device_id),
-        now_ms=int(now.timestamp() * 1000),
-        hide_on_trip=_hides_trips(principal),
+        now_ms=_ms(now),
+        hide_on_trip=hides_trips(principal),
     )
     params = _params(device_id=device_id)
     await record_pull(session, principal, "mds_provider.vehicles_status", params, 1)

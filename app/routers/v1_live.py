@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
+from app.core.auth import Principal, Scope
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleState, VehicleType
 from app.deps import SessionDep, require
+from app.visibility import hides_trips, providers_for
 from fleet.live import queries
 from fleet.live.geo import BBox, parse_point
 from telemetry.hotstate.store import HotState, LiveVehicle
@@ -94,14 +95,10 @@ def _read(provider_id: uuid.UUID, v: LiveVehicle, distance: float | None = None)
 
 
 def _scope(principal: Principal, provider_id: uuid.UUID | None) -> queries.Scope:
-    if principal.role in CITYWIDE_ROLES:
-        only = (provider_id,) if provider_id is not None else None
-        # Only admins see where vehicles on a trip are; city staff do not.
-        return queries.Scope(only, hide_on_trip=principal.role is not Role.ADMIN)
-    # Operators see their own fleet; asking for another provider's shows nothing of it.
-    own = principal.provider_id
-    assert own is not None
-    return queries.Scope((own,) if provider_id in (None, own) else ())
+    visible = providers_for(principal, provider_id)
+    return queries.Scope(
+        tuple(visible) if visible is not None else None, hide_on_trip=hides_trips(principal)
+    )
 
 
 def _wants_geojson(request: Request) -> bool:

@@ -23,6 +23,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from fleet.demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
 from fleet.demo.fleet_plan import plan_fleet
 from fleet.demo.keys_file import CityKeys, DemoKeys, OperatorKeys
+from fleet.reporting.metrics_catalog import DEPLOYED_STATES as METRICS_DEPLOYED_STATES
 from fleet.tenancy.keys import parse_key, secret_matches
 from fleet.tenancy.service import create_key, create_provider, get_provider, load_key
 from fleet.vehicles.directory import DeviceDirectory
@@ -50,12 +51,12 @@ ZONES_BACKDATED = timedelta(days=1)
 # is deliberately exceeded by one operator, so that compliance has something to show:
 # Sundsvik runs 114 (38 %), Kullacykel 90 and Öresundsflyt 60; each pod operator runs 18.
 FLEET_CAPS = {Mode.MICROMOBILITY: 100, Mode.PASSENGER_SERVICES: 30, Mode.DELIVERY_ROBOTS: 30}
-# States in which a vehicle takes up public space, per mode (MDS 2.0 mode state lists).
-_DEPLOYED = ("available", "non_operational", "reserved", "on_trip")
+# States in which a vehicle takes up public space, per mode (MDS 2.0 mode state lists):
+# the metrics' deployed states, and `stopped` where the mode has it.
 DEPLOYED_STATES = {
-    Mode.MICROMOBILITY: _DEPLOYED,
-    Mode.PASSENGER_SERVICES: (*_DEPLOYED, "stopped"),
-    Mode.DELIVERY_ROBOTS: (*_DEPLOYED, "stopped"),
+    Mode.MICROMOBILITY: METRICS_DEPLOYED_STATES,
+    Mode.PASSENGER_SERVICES: (*METRICS_DEPLOYED_STATES, "stopped"),
+    Mode.DELIVERY_ROBOTS: (*METRICS_DEPLOYED_STATES, "stopped"),
 }
 
 

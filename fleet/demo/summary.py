@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.core.mds import MDS_MEDIA_TYPE, MDS_MEDIA_VERSION
+from fleet.demo.city import HOTSPOTS
 from geofencing.violations import (
     ENTER,
     EXIT,
@@ -52,9 +54,10 @@ RECENT = timedelta(minutes=10)
 CATCHING_UP = timedelta(minutes=1)
 # A status file older than this means the simulator stopped writing it.
 STALE_AFTER_S = 10.0
-MDS_ACCEPT = "application/vnd.mds+json;version=2.0"
+MDS_ACCEPT = f"{MDS_MEDIA_TYPE};version={MDS_MEDIA_VERSION}"
 BAR_WIDTH = 30
-DEMO_LOCATION = (56.0440, 12.6940)  # Helsingborg C / Knutpunkten
+# The examples search around the busiest hotspot, Helsingborg C / Knutpunkten.
+DEMO_LOCATION = (HOTSPOTS[0].lat, HOTSPOTS[0].lng)
 
 
 @dataclass(frozen=True)

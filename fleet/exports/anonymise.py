@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from fleet.reporting.hours import EPOCH
+
 TIME_BIN = timedelta(minutes=15)
 DURATION_STEP_S = 60
 DISTANCE_STEP_M = 100

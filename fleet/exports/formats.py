@@ -9,9 +9,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fleet.exports.anonymise import EPOCH
 from fleet.exports.columns import Column, Kind, arrow_schema
 from fleet.exports.request import Dataset, Format
+from fleet.reporting.hours import EPOCH
 
 MEDIA_TYPES = {
     Format.CSV: "text/csv; charset=utf-8",

@@ -105,14 +105,14 @@ async def _pieces(
         text("SELECT set_config('work_mem', :mem, true)"), {"mem": f"{options.work_mem_mb}MB"}
     )
     conn = await _driver(session)
-    if request.format is Format.CSV:
-        query = export_query(request, Rendering.CSV, salt=options.salt, k=options.k_anonymity)
+    rendering = Rendering.CSV if request.format is Format.CSV else Rendering.VALUES
+    query = export_query(request, rendering, salt=options.salt, k=options.k_anonymity)
+    if rendering is Rendering.CSV:
         chunks = copy_csv(conn, query, queued_chunks=options.copy_queue_chunks)
         async with aclosing(chunks), aclosing(csv_pieces(chunks)) as pieces:
             async for piece in pieces:
                 yield piece
         return
-    query = export_query(request, Rendering.VALUES, salt=options.salt, k=options.k_anonymity)
     batches = fetch_values(conn, query, rows=options.fetch_rows)
     if request.format is Format.GEOJSON:
         written = geojson_pieces(batches, query.columns, GEOMETRIES[request.dataset])

@@ -112,7 +112,14 @@ class _Open:
 
 _LAT = "(e.record->'location'->>'lat')::float8"
 _LNG = "(e.record->'location'->>'lng')::float8"
-_CLOSED_TRIPS = reported("t")
+
+
+def _reported_trips(args: _Args, request: ExportRequest) -> str:
+    """FROM and WHERE of the trips an export covers, with their vehicles (as `t`, `v`)."""
+    return (
+        "FROM trips t LEFT JOIN vehicles v ON v.device_id = t.device_id"
+        f" WHERE {reported('t')} AND {_window(args, request, 't', 'end_at')[0]}"
+    )
 
 
 def _trips_raw(args: _Args, request: ExportRequest) -> _Inner:
@@ -121,9 +128,8 @@ def _trips_raw(args: _Args, request: ExportRequest) -> _Inner:
                t.start_at AS start_time, t.end_at AS end_time,
                t.start_lat, t.start_lng, t.end_lat, t.end_lng,
                t.duration_s, t.distance_m, t.parking_category
-        FROM trips t LEFT JOIN vehicles v ON v.device_id = t.device_id
-        WHERE {_CLOSED_TRIPS} AND {_window(args, request, "t", "end_at")[0]}
-    """  # noqa: S608 - built from constants; values are arguments
+        {_reported_trips(args, request)}
+    """
     return _Inner(sql, TRIPS, ("end_time", "trip_id"))
 
 
@@ -151,8 +157,7 @@ def _trips_open(args: _Args, request: ExportRequest, salt: bytes, k: int) -> _In
             SELECT t.provider_id, t.trip_id, v.vehicle_type, t.start_at, t.end_at,
                    {sy} AS sy, {sx} AS sx, {ey} AS ey, {ex} AS ex,
                    t.duration_s, t.distance_m, t.parking_category
-            FROM trips t LEFT JOIN vehicles v ON v.device_id = t.device_id
-            WHERE {_CLOSED_TRIPS} AND {_window(args, request, "t", "end_at")[0]}
+            {_reported_trips(args, request)}
         ), pairs AS (
             SELECT sy, sx, ey, ex, n >= {least} AS fine_ok,
                    sum(n) FILTER (WHERE n < {least})

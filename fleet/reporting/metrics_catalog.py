@@ -72,24 +72,17 @@ def _trip_measures(side: str, source: Source, pick: Callable[[Cell], TripTotals]
     def made(name: str, data_type: str, value: MeasureFn) -> Measure:
         return Measure(f"trips.{side}.{name}", data_type, frozenset({source}), value)
 
+    def summed(name: str, of: Callable[[TripTotals], tuple[float, int]]) -> list[Measure]:
+        """The average and the sum of a trip quantity, given as (sum, trips measured)."""
+        return [
+            made(f"{name}.avg", "float", lambda c, _e, k: mean(*of(pick(c)), k)),
+            made(f"{name}.sum", "float", lambda c, _e, k: total(*of(pick(c)), k)),
+        ]
+
     return [
         made("count", "integer", lambda c, _e, k: suppressed(pick(c).count, k)),
-        made(
-            "duration.avg", "float", lambda c, _e, k: mean(pick(c).duration_s, pick(c).durations, k)
-        ),
-        made(
-            "duration.sum",
-            "float",
-            lambda c, _e, k: total(pick(c).duration_s, pick(c).durations, k),
-        ),
-        made(
-            "distance.avg", "float", lambda c, _e, k: mean(pick(c).distance_m, pick(c).distances, k)
-        ),
-        made(
-            "distance.sum",
-            "float",
-            lambda c, _e, k: total(pick(c).distance_m, pick(c).distances, k),
-        ),
+        *summed("duration", lambda t: (t.duration_s, t.durations)),
+        *summed("distance", lambda t: (t.distance_m, t.distances)),
     ]
 
 

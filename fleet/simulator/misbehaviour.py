@@ -112,15 +112,12 @@ def parking_target(cmap: CityMap, origin: XY, rng: random.Random, reach_m: float
     return point_in(rng.choice(zones).buffer(-PARKING_MARGIN_M), rng)
 
 
-def slow_zone_crossing(
-    cmap: CityMap, origin: XY, rng: random.Random, reach_m: float
-) -> tuple[XY, float] | None:
-    """A point in a slow zone within reach, and that zone's limit."""
+def slow_zone_crossing(cmap: CityMap, origin: XY, rng: random.Random, reach_m: float) -> XY | None:
+    """A point well inside a slow zone within reach."""
     zones = [z for z in cmap.slow_zones if z.shape.distance(Point(origin)) <= reach_m]
     if not zones:
         return None
-    zone = rng.choice(zones)
-    return point_in(zone.shape.buffer(-10.0), rng), zone.max_speed_kph
+    return point_in(rng.choice(zones).shape.buffer(-10.0), rng)
 
 
 def no_ride_target(cmap: CityMap, origin: XY, rng: random.Random, reach_m: float) -> XY | None:

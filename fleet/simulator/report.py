@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from fleet.simulator.batches import Endpoint
+from fleet.simulator.misbehaviour import Misbehaviour
 
 # The answers the simulator expects; anything else means the server refused valid data
 # (4xx) or failed (5xx, no answer after retries). `409 already_registered` is expected
@@ -21,6 +22,23 @@ EXPECTED[Endpoint.VEHICLES] = frozenset({201, 409})
 NO_ANSWER = 0  # the status recorded when the server could not be reached
 RATE_WINDOW_S = 5.0
 KEEP_UNEXPECTED = 20
+# Riding misbehaviour is tallied as `misbehaviour:KIND`; these under their own name.
+_TALLIED_BARE = (
+    Misbehaviour.COMMS_LOSS.value,
+    Misbehaviour.LATE_BATCH.value,
+    Misbehaviour.DUPLICATE_BATCH.value,
+)
+
+
+def misbehaviour_done(tally: Mapping[str, int]) -> dict[str, int]:
+    """The misbehaviour acted out so far, by kind: riding kinds first, then the others."""
+    done = {
+        k.removeprefix("misbehaviour:"): n
+        for k, n in sorted(tally.items())
+        if k.startswith("misbehaviour:")
+    }
+    done |= {kind: tally[kind] for kind in _TALLIED_BARE if tally.get(kind)}
+    return done
 
 
 @dataclass
@@ -90,12 +108,7 @@ class Report:
             "statuses": dict(sorted(statuses.items())),
             "rejected": self.unexpected,
             "vehicles_by_state": dict(sorted(states.items())),
-            "misbehaviour": {
-                k.removeprefix("misbehaviour:"): n
-                for k, n in sorted(tally.items())
-                if k.startswith("misbehaviour:")
-                or k in ("comms_loss", "late_batch", "duplicate_batch")
-            },
+            "misbehaviour": misbehaviour_done(tally),
         }
 
     def render(self, tally: Mapping[str, int]) -> str:
@@ -118,17 +131,9 @@ class Report:
                 tally.get("trips_cancelled", 0),
             )
         )
-        misbehaving = {k: n for k, n in sorted(tally.items()) if k.startswith("misbehaviour:")}
-        for kind in ("comms_loss", "late_batch", "duplicate_batch"):
-            if tally.get(kind):
-                misbehaving[kind] = tally[kind]
+        misbehaving = misbehaviour_done(tally)
         if misbehaving:
-            lines.append(
-                "  misbehaviour: "
-                + ", ".join(
-                    f"{k.removeprefix('misbehaviour:')} {n}" for k, n in misbehaving.items()
-                )
-            )
+            lines.append("  misbehaviour: " + ", ".join(f"{k} {n}" for k, n in misbehaving.items()))
         if self.ok:
             lines.append("  every answer was as expected")
         else:

@@ -36,26 +36,17 @@ class Ride:
     path: LineString
     misbehaviour: Misbehaviour | None = None
 
-    @property
-    def end(self) -> XY:
-        """Where the ride ends."""
-        x, y = self.path.coords[-1]
-        return (x, y)
 
-    @property
-    def reckless(self) -> bool:
-        """Whether the rider ignores slow zones."""
-        return self.misbehaviour is Misbehaviour.SPEEDING
-
-
-def _misbehaving(
-    cmap: CityMap, origin: XY, kind: Misbehaviour, end: XY, rng: random.Random, reach: Reach
+def _path(
+    cmap: CityMap, origin: XY, kind: Misbehaviour | None, end: XY, rng: random.Random, reach: Reach
 ) -> LineString | None:
+    """The path a ride breaking `kind` takes; a well-behaved one for None and parking (the
+    destination breaks that rule, not the way there)."""
     if kind is Misbehaviour.SPEEDING:
         crossing = slow_zone_crossing(cmap, origin, rng, reach.max_m)
         if crossing is None:
             return None
-        return paths.route([origin, crossing[0], end], rng, [cmap.can_ride, cmap.can_ride])
+        return paths.route([origin, crossing, end], rng, [cmap.can_ride, cmap.can_ride])
     if kind is Misbehaviour.NO_RIDE:
         target = no_ride_target(cmap, origin, rng, reach.max_m)
         return None if target is None else paths.ride_via(cmap, origin, target, end, rng)
@@ -87,11 +78,7 @@ def plan_ride(
             end = cmap.parking_instead(raw, rng)
         if end is None or distance(origin, end) < MIN_RIDE_M:
             continue
-        path = (
-            paths.ride(cmap, origin, end, rng)
-            if kind is None or kind is Misbehaviour.PARKING
-            else _misbehaving(cmap, origin, kind, end, rng, reach)
-        )
+        path = _path(cmap, origin, kind, end, rng, reach)
         if path is not None and path.length <= 1.6 * reach.max_m:
             return Ride(path, kind)
     return None

@@ -52,13 +52,11 @@ class World:
         self.batchers = {
             p.key: Batcher(p.key, env.rates, rngs[p.key], max_batch) for p in providers
         }
-        self.start_ms = self.now_ms = start_ms
 
     def advance(self, until_ms: int) -> list[Batch]:
         """Live up to `until_ms`; the batches every provider posts now, provider by provider."""
         for vehicle in self.vehicles:
             vehicle.advance(until_ms, self.outboxes[vehicle.planned.operator_key])
-        self.now_ms = until_ms
         return [
             batch
             for p in self.providers

@@ -14,20 +14,11 @@ Method, in order, over the points sorted by time:
 The trip's end point is always kept, so the distance reaches where the trip ended.
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-EARTH_RADIUS_M = 6_371_008.8
-
-
-def leg_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+from fleet.live.geo import haversine_m
 
 
 @dataclass(frozen=True)
@@ -67,7 +58,7 @@ def measure_route(fixes: Sequence[Fix], limits: RouteLimits = RouteLimits()) -> 
     kept = [ordered[0]]
     for fix in ordered[1:-1]:
         last = kept[-1]
-        step = leg_m(last.lat, last.lng, fix.lat, fix.lng)
+        step = haversine_m(last.lat, last.lng, fix.lat, fix.lng)
         seconds = (fix.ts_ms - last.ts_ms) / 1000
         if seconds > 0 and step / seconds > limits.max_speed_m_s:
             continue
@@ -79,6 +70,6 @@ def measure_route(fixes: Sequence[Fix], limits: RouteLimits = RouteLimits()) -> 
     distance = 0.0
     gaps = False
     for a, b in pairwise(kept):
-        distance += leg_m(a.lat, a.lng, b.lat, b.lng)
+        distance += haversine_m(a.lat, a.lng, b.lat, b.lng)
         gaps = gaps or (b.ts_ms - a.ts_ms) / 1000 > limits.max_gap_s
     return Route(tuple(kept), distance, len(ordered) - len(kept), gaps)
