@@ -15,13 +15,20 @@ from geofencing.registry import ZoneRegistry
 
 log = logging.getLogger("fleetbed.zones")
 
-CHANNEL = "fb:zones:changed"
+
+def channel(redis: Redis) -> str:
+    """The announcement channel of the deployment whose hot state is in `redis`'s database.
+
+    Pub/sub ignores database numbers; naming the database keeps deployments that share a
+    Redis server (a demo beside a test run) from reloading on each other's changes.
+    """
+    return f"fb:zones:changed:{redis.connection_pool.connection_kwargs.get('db', 0)}"
 
 
 async def announce_change(redis: Redis) -> None:
     """Tell every process that zones changed; the periodic check covers a lost message."""
     try:
-        await redis.publish(CHANNEL, "changed")
+        await redis.publish(channel(redis), "changed")
     except (RedisError, OSError) as exc:
         log.warning("could not announce a zone change", extra={"error": repr(exc)})
 
@@ -51,7 +58,7 @@ async def follow_changes(
             changed = False
             try:
                 if not subscribed:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(channel(redis))
                     subscribed = True
                 changed = await pubsub.get_message(timeout=1.0) is not None
             except (RedisError, OSError):
