@@ -2,18 +2,17 @@
 
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.core.auth import Principal, Scope
 from app.core.errors import InvalidInput, PayloadTooLarge
-from app.core.mds import UUID_PATTERN
 from app.core.mds_batch import BatchLimits
 from app.deps import SessionDep, get_resources, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
+from app.paging import DeviceId, PageDep
 from fleet.vehicles import service as vehicles
 from fleet.vehicles import status
 
@@ -28,7 +27,6 @@ Writer = Annotated[Principal, Depends(require(Scope.VEHICLES_WRITE, provider_bou
 Reader = Annotated[Principal, Depends(require(Scope.VEHICLES_READ, provider_bound=True))]
 TelemetryWriter = Annotated[Principal, Depends(require(Scope.TELEMETRY_WRITE, provider_bound=True))]
 EventWriter = Annotated[Principal, Depends(require(Scope.EVENTS_WRITE, provider_bound=True))]
-DeviceId = Annotated[str, Path(pattern=UUID_PATTERN, description="A lowercase UUID.")]
 
 _VEHICLE_BATCH_BODY: dict[str, Any] = {
     "requestBody": {
@@ -99,46 +97,12 @@ async def update_vehicles(request: Request, session: SessionDep, principal: Writ
     return MdsResponse(_bulk(count, len(items)))
 
 
-@dataclass(frozen=True)
-class Paging:
-    """A keyset page request: its size, its cursor, and how to link to other pages."""
-
-    request: Request
-    size: int
-    after: uuid.UUID | None
-
-    def _url(self, after: uuid.UUID | None) -> str:
-        params = {"limit": str(self.size)}
-        if after is not None:
-            params["after"] = str(after)
-        return str(self.request.url.replace_query_params(**params))
-
-    def links(self, next_after: uuid.UUID | None) -> dict[str, str | None]:
-        """JSON:API pagination links."""
-        return {"first": self._url(None), "next": self._url(next_after) if next_after else None}
-
-
-async def paging(
-    request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
-    after: Annotated[
-        uuid.UUID | None, Query(description="Cursor: the last device_id of the previous page.")
-    ] = None,
-) -> Paging:
-    """Dependency: page size bounded by the settings, and the cursor."""
-    api = get_settings(request).api
-    return Paging(request, min(limit or api.default_page_size, api.max_page_size), after)
-
-
-PagingDep = Annotated[Paging, Depends(paging)]
-
-
 @router.get(
     "/vehicles",
     operation_id="mds_agency_list_vehicles",
     summary="List the caller's vehicles",
 )
-async def list_vehicles(session: SessionDep, principal: Reader, page: PagingDep) -> MdsResponse:
+async def list_vehicles(session: SessionDep, principal: Reader, page: PageDep) -> MdsResponse:
     """The caller's fleet in device-id order, paginated with JSON:API `links`."""
     provider_id, _ = principal.acting_for()
     found = await vehicles.list_vehicles(
@@ -152,9 +116,7 @@ async def list_vehicles(session: SessionDep, principal: Reader, page: PagingDep)
     operation_id="mds_agency_list_vehicle_status",
     summary="Last event and telemetry of the caller's vehicles",
 )
-async def list_vehicle_status(
-    session: SessionDep, principal: Reader, page: PagingDep
-) -> MdsResponse:
+async def list_vehicle_status(session: SessionDep, principal: Reader, page: PageDep) -> MdsResponse:
     """Vehicles that have both an event and a telemetry point, in device-id order."""
     provider_id, _ = principal.acting_for()
     found = await status.list_statuses(

@@ -3,7 +3,6 @@ vehicles, vehicle status and monthly reports; every pull audited."""
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -13,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal, Scope
 from app.core.errors import InvalidInput, NotFound
-from app.core.mds import MDS_MEDIA_VERSION, UUID_PATTERN
+from app.core.mds import MDS_MEDIA_VERSION
 from app.deps import SessionDep, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
+from app.paging import DeviceId, PageDep
 from app.visibility import hides_trips, providers_for
 from fleet.reporting import provider_feeds
 from fleet.reporting.audit import record_pull
@@ -164,35 +164,6 @@ async def telemetry(
     )
 
 
-@dataclass(frozen=True)
-class FeedPage:
-    """A keyset page request of a Provider feed: its size and cursor."""
-
-    request: Request
-    size: int
-    after: uuid.UUID | None
-
-    def links(self, next_after: uuid.UUID | None) -> dict[str, str | None]:
-        """JSON:API pagination links that keep the request's other parameters."""
-        url = self.request.url.remove_query_params("after").include_query_params(limit=self.size)
-        following = url.include_query_params(after=next_after) if next_after else None
-        return {"first": str(url), "next": str(following) if following else None}
-
-
-async def feed_page(
-    request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
-    after: Annotated[
-        uuid.UUID | None, Query(description="Cursor: the last id of the previous page.")
-    ] = None,
-) -> FeedPage:
-    """Dependency: page size bounded by the settings, and the cursor."""
-    api = get_settings(request).api
-    return FeedPage(request, min(limit or api.default_page_size, api.max_page_size), after)
-
-
-FeedPageDep = Annotated[FeedPage, Depends(feed_page)]
-DeviceId = Annotated[str, Path(pattern=UUID_PATTERN, description="A lowercase UUID.")]
 # Near-realtime feeds are read from the record when asked: current now, never cached.
 ALWAYS_REFRESH = 0
 
@@ -214,7 +185,7 @@ async def events_recent(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    page: FeedPageDep,
+    page: PageDep,
     start_time: Annotated[str | None, Query(description="Integer ms, inclusive")] = None,
     end_time: Annotated[str | None, Query(description="Integer ms, exclusive")] = None,
     provider_id: ProviderFilter = None,
@@ -247,7 +218,7 @@ async def events_recent(
     summary="Vehicles deployed in the last 30 days",
 )
 async def vehicles(
-    session: SessionDep, principal: Reader, page: FeedPageDep, provider_id: ProviderFilter = None
+    session: SessionDep, principal: Reader, page: PageDep, provider_id: ProviderFilter = None
 ) -> Response:
     """Registered MDS Vehicles with an event or a trip in the last 30 days, by device_id."""
     now = datetime.now(UTC)
@@ -271,7 +242,7 @@ async def vehicles(
     summary="Current status of vehicles",
 )
 async def vehicles_status(
-    session: SessionDep, principal: Reader, page: FeedPageDep, provider_id: ProviderFilter = None
+    session: SessionDep, principal: Reader, page: PageDep, provider_id: ProviderFilter = None
 ) -> Response:
     """Each vehicle's last event and telemetry, by device_id; vehicles removed, elsewhere
     or missing for over 90 minutes are left out, and for city staff vehicles on a trip."""
