@@ -1,8 +1,8 @@
 """Telemetry ingest benchmark: the real `fleetbed serve` against a naive baseline.
 
-Run as `python -m bench.ingest [--quick] [--profile FILE]` (or `make bench-ingest`).
-Both servers get the same pre-built MDS telemetry bodies from separate load processes
-for the same duration; the last line is
+Run as `python -m bench.ingest [--quick] [--workload synthetic|simulator] [--profile FILE]`
+(or `make bench-ingest`). Both servers get the same pre-built MDS telemetry bodies from
+separate load processes for the same duration; the last line is
 `RESULT ingest points_per_s=<fleetbed> baseline=<naive> ratio=<fleetbed/baseline>`.
 """
 
@@ -38,8 +38,10 @@ from bench.services import (
     start_baseline,
     start_fleetbed,
 )
-from bench.workload import Fleet, make_fleet
+from bench.sim_workload import OPERATOR
+from bench.workload import WORKLOADS, Fleet, Workload, make_fleet
 from bench.zones import load_zones, wait_for_zones
+from fleet.demo.city import GEODATA
 
 DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed_bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -53,6 +55,7 @@ class Plan:
     """What to run."""
 
     vehicles: int
+    workload: Workload
     duration_s: float
     batch_size: int
     workers: int
@@ -71,6 +74,12 @@ def parse_args(argv: list[str] | None) -> Plan:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1,000 vehicles, 8 s per phase")
     parser.add_argument("--vehicles", type=int, default=5000)
+    parser.add_argument(
+        "--workload",
+        choices=WORKLOADS,
+        default="synthetic",
+        help="telemetry of random walks, or of one operator of the Helsingborg simulator",
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--batch-size", type=int, default=1000, help="points per request")
     parser.add_argument("--workers", type=int, default=2, help="load-generator processes")
@@ -102,6 +111,7 @@ def parse_args(argv: list[str] | None) -> Plan:
     args = parser.parse_args(argv)
     return Plan(
         vehicles=1000 if args.quick else args.vehicles,
+        workload=args.workload,
         duration_s=8.0 if args.quick else args.duration,
         batch_size=args.batch_size,
         workers=args.workers,
@@ -218,13 +228,15 @@ def prepare(plan: Plan) -> tuple[Gateway, Fleet]:
     """Bench database ready and empty, Redis dbs flushed, a provider with a gateway key."""
     for url in (plan.database_url, plan.redis_url, plan.baseline_redis_url):
         require_loopback(url)
+    if plan.workload == "simulator" and not GEODATA.is_file():
+        raise BenchError(f"the simulator needs Helsingborg's outline at {GEODATA.resolve()}")
     env = server_env(plan.database_url, plan.redis_url)
     say("bootstrapping the bench database")
     fleetbed_cli(env, "bootstrap")
     emptied = reset_stores(plan.database_url, [plan.redis_url, plan.baseline_redis_url])
     say(f"emptied {len(emptied)} tables and the Redis dbs")
     gateway = create_gateway(env, f"bench-{secrets.token_hex(4)}")
-    return gateway, make_fleet(gateway.provider_id, plan.vehicles)
+    return gateway, make_fleet(gateway.provider_id, plan.vehicles, plan.workload)
 
 
 def problems(figures: list[Figures]) -> list[str]:
@@ -245,8 +257,13 @@ def problems(figures: list[Figures]) -> list[str]:
 def print_report(plan: Plan, figures: list[Figures]) -> None:
     """The table and the notes a reader needs to weigh it."""
     print()
+    source = (
+        f"the simulator's {OPERATOR.name} fleet"
+        if plan.workload == "simulator"
+        else "synthetic telemetry"
+    )
     print(
-        f"{plan.vehicles:,} vehicles, {plan.batch_size:,} points per request, "
+        f"{plan.vehicles:,} vehicles ({source}), {plan.batch_size:,} points per request, "
         f"{plan.workers} load processes x {plan.concurrency} requests in flight, "
         f"{plan.server_workers} fleetbed server process(es), "
         f"{plan.duration_s:g} s per phase, {os.cpu_count()} cores"

@@ -1,14 +1,16 @@
-"""The synthetic fleet and its MDS request bodies (pure, seeded)."""
+"""The bench's fleet and its MDS request bodies, synthetic or simulated (pure, seeded)."""
 
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import orjson
+
+from bench import sim_workload
 
 # Helsingborg, where the testbed runs; vehicles start within a few km of the centre.
 CENTRE = (56.04, 12.70)
@@ -20,6 +22,9 @@ STEP_MS = 1000
 MARGIN_MS = 10_000
 MIN_LOOKBACK_MS = 600_000
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+# Where the telemetry comes from: random walks, or the Helsingborg traffic simulator.
+Workload = Literal["synthetic", "simulator"]
+WORKLOADS: tuple[Workload, ...] = get_args(Workload)
 
 
 @dataclass(frozen=True)
@@ -28,25 +33,31 @@ class Fleet:
 
     provider_id: str
     device_ids: list[str]
+    workload: Workload = "synthetic"
 
 
-def make_fleet(provider_id: str, size: int) -> Fleet:
-    """`size` fresh devices for a provider."""
+def make_fleet(provider_id: str, size: int, workload: Workload = "synthetic") -> Fleet:
+    """`size` fresh devices for a provider (the simulator's own for its workload)."""
+    if workload == "simulator":
+        return Fleet(provider_id, sim_workload.device_ids(size), workload)
     return Fleet(provider_id, [str(uuid.uuid4()) for _ in range(size)])
 
 
 def vehicle_bodies(fleet: Fleet, batch_size: int) -> list[bytes]:
     """POST /mds/agency/vehicles bodies registering the fleet."""
-    records = [
-        {
-            "device_id": device_id,
-            "provider_id": fleet.provider_id,
-            "vehicle_id": f"BENCH-{n:06d}",
-            "vehicle_type": "scooter_standing",
-            "propulsion_types": ["electric"],
-        }
-        for n, device_id in enumerate(fleet.device_ids)
-    ]
+    if fleet.workload == "simulator":
+        records = sim_workload.vehicle_records(fleet.provider_id, len(fleet.device_ids))
+    else:
+        records = [
+            {
+                "device_id": device_id,
+                "provider_id": fleet.provider_id,
+                "vehicle_id": f"BENCH-{n:06d}",
+                "vehicle_type": "scooter_standing",
+                "propulsion_types": ["electric"],
+            }
+            for n, device_id in enumerate(fleet.device_ids)
+        ]
     return [
         orjson.dumps(records[start : start + batch_size])
         for start in range(0, len(records), batch_size)
@@ -119,6 +130,15 @@ def telemetry_bodies(
     fleet: Fleet, device_ids: list[str], *, batches: int, batch_size: int, now_ms: int, seed: int
 ) -> list[bytes]:
     """`batches` POST /mds/agency/telemetry bodies for `device_ids`, oldest first."""
+    if fleet.workload == "simulator":
+        return sim_workload.simulator_bodies(
+            fleet.provider_id,
+            len(fleet.device_ids),
+            device_ids,
+            batches=batches,
+            batch_size=batch_size,
+            newest_ms=now_ms - MARGIN_MS,
+        )
     rounds = rounds_for(batches * batch_size, len(device_ids))
     stream = _points(fleet, device_ids, start_ms(now_ms, rounds), rounds, seed)
     return [orjson.dumps(list(islice(stream, batch_size))) for _ in range(batches)]
