@@ -13,6 +13,7 @@ from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator
 from tests.payloads import event, now_ms, register
+from tests.test_trips import trip_row
 
 TRIPS = "/mds/agency/trips"
 POD_ATTRIBUTES = {
@@ -56,9 +57,7 @@ async def test_micromobility_trips_are_stored_once_and_valid(
         response = await client.post(TRIPS, headers=gateway.headers, json=[record])
         assert response.status_code == 201, response.text
     assert await count(session, gateway) == 1
-    row = (
-        await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(record["trip_id"])))
-    ).scalar_one()
+    row = await trip_row(session, record["trip_id"])
     assert (row.status, row.distance_m, row.duration_s, row.parking_category) == (
         "closed",
         1400,
@@ -103,9 +102,7 @@ async def test_goods_pods_carry_their_payload(
     assert_valid(model_validator("models/trip.yaml", "delivery-robots"), record)
     response = await client.post(TRIPS, headers=pods.headers, json=[record])
     assert response.status_code == 201, response.text
-    row = (
-        await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(record["trip_id"])))
-    ).scalar_one()
+    row = await trip_row(session, record["trip_id"])
     assert row.details["agency"]["trip_attributes"]["has_payload"] is True
 
 
@@ -267,9 +264,7 @@ async def test_a_trip_known_from_events_keeps_its_measurements(
         distance=99_999,
     )
     assert (await client.post(TRIPS, headers=gateway.headers, json=[record])).status_code == 201
-    row = (
-        await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(trip_id)))
-    ).scalar_one()
+    row = await trip_row(session, trip_id)
     await session.refresh(row)
     assert row.distance_m == 0  # measured from (here: absent) telemetry, not the claim
     assert row.details["agency"]["distance"] == 99_999
