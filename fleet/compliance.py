@@ -24,7 +24,8 @@ _FLEET = text(
            v.record -> 'propulsion_types' AS propulsion_types, e.event_types
     FROM vehicles v
     LEFT JOIN LATERAL (
-        SELECT event_types FROM events WHERE device_id = v.device_id
+        SELECT event_types FROM events
+        WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
     WHERE v.provider_id = ANY(:providers)
@@ -63,8 +64,8 @@ async def fleet_snapshot(
 
 async def membership(
     session: AsyncSession, geography_ids: set[uuid.UUID], vehicles: Sequence[VehicleSnapshot]
-) -> dict[str, set[str]]:
-    """device_id -> the policy's geographies containing the vehicle (closed sets).
+) -> dict[tuple[str, str], set[str]]:
+    """(provider_id, device_id) -> the policy's geographies containing the vehicle (closed sets).
 
     Policies name geography versions, retired ones included, so the shapes come from the
     record rather than from the index of zones in force.
@@ -76,11 +77,13 @@ async def membership(
     ).all()
     lats = np.array([v.lat for v in vehicles], dtype=np.float64)
     lngs = np.array([v.lng for v in vehicles], dtype=np.float64)
-    inside: dict[str, set[str]] = {v.device_id: set() for v in vehicles}
+    inside: dict[tuple[str, str], set[str]] = {
+        (v.provider_id, v.device_id): set() for v in vehicles
+    }
     for zone_id, geometry in zones:
         hits = shapely.intersects_xy(to_shape(geometry), lngs, lats)
         for i in np.flatnonzero(hits).tolist():
-            inside[vehicles[i].device_id].add(str(zone_id))
+            inside[vehicles[i].provider_id, vehicles[i].device_id].add(str(zone_id))
     return inside
 
 

@@ -58,8 +58,9 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekda
 
 GeographyLookup = Callable[[str, float, float], bool]
 """`in_geography(geography_id, lat, lng)`: whether the point lies in the geography."""
-GeographyMembership = Mapping[str, Collection[str]]
-"""Precomputed membership: device_id -> ids of the geographies its position lies in."""
+GeographyMembership = Mapping[tuple[str, str], Collection[str]]
+"""Precomputed membership: (provider_id, device_id) -> ids of the geographies its position
+lies in (device ids are unique per provider only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,20 +277,21 @@ class _Matcher:
 
     def __init__(self, geographies: GeographyLookup | GeographyMembership) -> None:
         self._lookup: GeographyLookup | None = None
-        self._membership: dict[str, frozenset[str]] = {}
+        self._membership: dict[tuple[str, str], frozenset[str]] = {}
         if callable(geographies):
             self._lookup = geographies
         else:
             self._membership = {k: frozenset(v) for k, v in geographies.items()}
-        self._cache: dict[tuple[str, str], bool] = {}
+        self._cache: dict[tuple[str, str, str], bool] = {}
         self._compiled: dict[
             str, tuple[frozenset[str], frozenset[str], dict[str, frozenset[str]]]
         ] = {}
 
     def _inside(self, geography_id: str, vehicle: VehicleSnapshot) -> bool:
         if self._lookup is None:
-            return geography_id in self._membership.get(vehicle.device_id, frozenset())
-        key = (geography_id, vehicle.device_id)
+            vehicle_key = (vehicle.provider_id, vehicle.device_id)
+            return geography_id in self._membership.get(vehicle_key, frozenset())
+        key = (geography_id, vehicle.provider_id, vehicle.device_id)
         known = self._cache.get(key)
         if known is None:
             known = self._cache[key] = bool(self._lookup(geography_id, vehicle.lat, vehicle.lng))
@@ -455,7 +457,7 @@ def evaluate_policy(
     """Evaluate `policy` on a fleet snapshot at `now_ms` in the city's time zone `tz`.
 
     `geographies` answers whether a vehicle lies in a geography: a callable
-    `(geography_id, lat, lng) -> bool` or a mapping device_id -> geography ids.
+    `(geography_id, lat, lng) -> bool` or a mapping (provider_id, device_id) -> geography ids.
     Vehicles of providers the policy does not cover are only listed as out of scope.
     Every provider with a vehicle is judged, and also those in `providers` (and the
     policy's own `provider_ids`) even with none, so that count minimums can fail.
@@ -466,11 +468,11 @@ def evaluate_policy(
     scope = frozenset(policy.provider_ids or ())
     fleets: dict[str, list[VehicleSnapshot]] = {p: [] for p in (*scope, *providers)}
     out_of_scope: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for vehicle in vehicles:
-        if vehicle.device_id in seen:
+        if (vehicle.provider_id, vehicle.device_id) in seen:
             raise ValueError(f"device {vehicle.device_id} appears twice in the snapshot")
-        seen.add(vehicle.device_id)
+        seen.add((vehicle.provider_id, vehicle.device_id))
         if scope and vehicle.provider_id not in scope:
             out_of_scope.append(vehicle.device_id)
         else:

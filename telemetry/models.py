@@ -11,7 +11,8 @@ from app.core.db import Base
 
 
 class TelemetryPoint(Base):
-    """A stored MDS Telemetry point; (device_id, recorded_at) makes replays idempotent."""
+    """A stored MDS Telemetry point; (provider_id, device_id, recorded_at) makes replays
+    idempotent, since device ids are unique per provider only."""
 
     __tablename__ = "telemetry"
     __table_args__ = (
@@ -20,9 +21,9 @@ class TelemetryPoint(Base):
         {"postgresql_partition_by": "RANGE (recorded_at)"},
     )
 
+    provider_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     device_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    provider_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     telemetry_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     lat: Mapped[float] = mapped_column(Double)
     lng: Mapped[float] = mapped_column(Double)

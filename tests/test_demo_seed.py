@@ -286,7 +286,9 @@ def test_the_default_fleet_exceeds_the_cap_of_exactly_one_operator() -> None:
             fleet,
             now_ms=start,
             tz="Europe/Stockholm",
-            geographies={v.device_id: {str(zone_ids[SERVICE_AREA_KEY])} for v in fleet},
+            geographies={
+                (v.provider_id, v.device_id): {str(zone_ids[SERVICE_AREA_KEY])} for v in fleet
+            },
         )
         excess.update({p.provider_id: p.excess_vehicles_count for p in result.providers})
     assert excess == {

@@ -272,7 +272,7 @@ async def vehicles_status(
 async def vehicle_status(session: SessionDep, principal: Reader, device_id: DeviceId) -> Response:
     """404 alike for unknown vehicles, others' vehicles and statuses the feed leaves out."""
     now = datetime.now(UTC)
-    found = await provider_feeds.current_status(
+    found = await provider_feeds.statuses_by_device(
         session,
         provider_ids=providers_for(principal, None),
         device_id=uuid.UUID(device_id),
@@ -280,8 +280,8 @@ async def vehicle_status(session: SessionDep, principal: Reader, device_id: Devi
         hide_on_trip=hides_trips(principal),
     )
     params = _params(device_id=device_id)
-    await record_pull(session, principal, "mds_provider.vehicles_status", params, 1)
-    return MdsResponse(mds_body(**_fresh(now), vehicles_status=[found]))
+    await record_pull(session, principal, "mds_provider.vehicles_status", params, len(found))
+    return MdsResponse(mds_body(**_fresh(now), vehicles_status=found))
 
 
 @router.get(
@@ -292,11 +292,12 @@ async def vehicle_status(session: SessionDep, principal: Reader, device_id: Devi
 async def vehicle(session: SessionDep, principal: Reader, device_id: DeviceId) -> Response:
     """404 alike for unknown vehicles and other providers' vehicles."""
     now = datetime.now(UTC)
-    found = await provider_feeds.vehicle(
+    found = await provider_feeds.vehicles_by_device(
         session, provider_ids=providers_for(principal, None), device_id=uuid.UUID(device_id)
     )
-    await record_pull(session, principal, "mds_provider.vehicles", _params(device_id=device_id), 1)
-    return MdsResponse(mds_body(**_fresh(now), vehicles=[found]))
+    params = _params(device_id=device_id)
+    await record_pull(session, principal, "mds_provider.vehicles", params, len(found))
+    return MdsResponse(mds_body(**_fresh(now), vehicles=found))
 
 
 REPORT_CONTENT_TYPE = f"text/vnd.mds+csv;version={MDS_MEDIA_VERSION}"

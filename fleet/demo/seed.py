@@ -273,15 +273,11 @@ async def _ensure_vehicles(session: AsyncSession, total: int, tally: Tally) -> N
     # In batches: one statement may carry at most 32,767 parameters.
     for start in range(0, len(plan), VEHICLE_BATCH):
         batch = plan[start : start + VEHICLE_BATCH]
-        found = await directory.resolve(session, [str(v.device_id) for v in batch])
         for operator in OPERATORS:
             mine = [v for v in batch if v.operator_key == operator.key]
-            for vehicle in mine:
-                info = found.get(str(vehicle.device_id))
-                if info is not None and info.provider_id != operator.provider_id:
-                    raise Conflict(
-                        f"device {vehicle.device_id} of the demo belongs to another provider"
-                    )
+            found = await directory.resolve(
+                session, operator.provider_id, [str(v.device_id) for v in mine]
+            )
             missing = [
                 v.mds_vehicle(operator.provider_id) for v in mine if str(v.device_id) not in found
             ]

@@ -20,7 +20,8 @@ _BY_STATE = text(
     SELECT coalesce(e.vehicle_state, :no_event) AS state, count(*) AS n
     FROM vehicles v
     LEFT JOIN LATERAL (
-        SELECT vehicle_state FROM events WHERE device_id = v.device_id
+        SELECT vehicle_state FROM events
+        WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
     WHERE CAST(:providers AS uuid[]) IS NULL OR v.provider_id = ANY(:providers)

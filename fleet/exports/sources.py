@@ -117,7 +117,8 @@ _LNG = "(e.record->'location'->>'lng')::float8"
 def _reported_trips(args: _Args, request: ExportRequest) -> str:
     """FROM and WHERE of the trips an export covers, with their vehicles (as `t`, `v`)."""
     return (
-        "FROM trips t LEFT JOIN vehicles v ON v.device_id = t.device_id"
+        "FROM trips t LEFT JOIN vehicles v"
+        " ON v.provider_id = t.provider_id AND v.device_id = t.device_id"
         f" WHERE {reported('t')} AND {_window(args, request, 't', 'end_at')[0]}"
     )
 
@@ -191,7 +192,9 @@ def _events_raw(args: _Args, request: ExportRequest) -> _Inner:
 
 
 # Events in time order per vehicle (arrival order breaks ties), for `sql_trip_segments`.
-_SEGMENT = sql_trip_segments("e.trip_ids", vehicle="e.device_id", order="e.occurred_at, e.seq")
+_SEGMENT = sql_trip_segments(
+    "e.trip_ids", vehicle="e.provider_id, e.device_id", order="e.occurred_at, e.seq"
+)
 
 
 def _events_open(args: _Args, request: ExportRequest, salt: bytes) -> _Inner:
@@ -230,26 +233,28 @@ def _status(args: _Args, request: ExportRequest, salt: bytes | None) -> _Inner:
         WITH w AS (
             SELECT e.provider_id, e.device_id, e.occurred_at, e.seq, e.vehicle_state,
                    {_LAT} AS lat, {_LNG} AS lng, {_SEGMENT} AS segment,
-                   lag(e.vehicle_state) OVER (PARTITION BY e.device_id
+                   lag(e.vehicle_state) OVER (PARTITION BY e.provider_id, e.device_id
                                               ORDER BY e.occurred_at, e.seq) AS prev_state
             FROM events e WHERE {window}
         ), changes AS (
             SELECT w.* FROM w
             LEFT JOIN LATERAL (
                 SELECT p.vehicle_state FROM events p
-                WHERE w.prev_state IS NULL AND p.device_id = w.device_id AND p.occurred_at < {start}
+                WHERE w.prev_state IS NULL AND p.provider_id = w.provider_id
+                  AND p.device_id = w.device_id AND p.occurred_at < {start}
                 ORDER BY p.occurred_at DESC, p.seq DESC LIMIT 1
             ) before ON true
             WHERE w.vehicle_state IS DISTINCT FROM coalesce(w.prev_state, before.vehicle_state)
         ), c AS (
-            SELECT changes.*, lead(occurred_at) OVER (PARTITION BY device_id
+            SELECT changes.*, lead(occurred_at) OVER (PARTITION BY provider_id, device_id
                                                       ORDER BY occurred_at, seq) AS state_end
             FROM changes
         )
         SELECT c.provider_id, {device} AS device_id, v.vehicle_type, c.vehicle_state,
                {times[0]} AS state_start, {times[1]} AS state_end, {position},
                c.occurred_at AS _at, c.seq AS _seq
-        FROM c LEFT JOIN vehicles v ON v.device_id = c.device_id
+        FROM c LEFT JOIN vehicles v
+          ON v.provider_id = c.provider_id AND v.device_id = c.device_id
     """  # noqa: S608 - built from constants; values are arguments
     return _Inner(sql, VEHICLE_STATUS, order)
 

@@ -1,6 +1,5 @@
 """Steps every Agency ingest pipeline shares."""
 
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -30,14 +29,12 @@ def parse_or_reject(body: bytes, schema: BatchSchema[T], limits: BatchLimits) ->
     return parsed.items
 
 
-def reject_unregistered(
-    items: Sequence[T], infos: Mapping[str, DeviceInfo], provider_id: uuid.UUID
-) -> None:
-    """Reject the batch when any item names a device the provider has not registered."""
+def reject_unregistered(items: Sequence[T], infos: Mapping[str, DeviceInfo]) -> None:
+    """Reject the batch when any item names a device missing from the provider's `infos`."""
     failures = [
         BulkFailure(dict(item), "unregistered", "This device_id is unregistered", ["device_id"])
         for item in items
-        if (info := infos.get(item["device_id"])) is None or info.provider_id != provider_id
+        if item["device_id"] not in infos
     ]
     if failures:
         raise BulkUnregistered(len(items), failures)

@@ -29,7 +29,8 @@ _STORED_PRIOR = text(
          AS q(device_id, occurred_at, idx)
     JOIN LATERAL (
         SELECT vehicle_state, occurred_at FROM events
-        WHERE device_id = q.device_id AND occurred_at < q.occurred_at
+        WHERE provider_id = :provider_id AND device_id = q.device_id
+          AND occurred_at < q.occurred_at
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
     """
@@ -79,11 +80,12 @@ def newest_states(events: Sequence[Event], infos: dict[str, DeviceInfo]) -> list
 
 
 async def _stored_priors(
-    session: AsyncSession, events: Sequence[Event]
+    session: AsyncSession, provider_id: uuid.UUID, events: Sequence[Event]
 ) -> dict[int, tuple[str, int]]:
     rows = await session.execute(
         _STORED_PRIOR,
         {
+            "provider_id": provider_id,
             "devices": [uuid.UUID(e["device_id"]) for e in events],
             "times": [_when(e["timestamp"]) for e in events],
             "idx": list(range(len(events))),
@@ -113,10 +115,14 @@ class EventIngest:
         machine = STATE_MACHINES[mode]
         events = parse_or_reject(body, event_schema(str(provider_id), machine), limits)
         async with sessionmaker.begin() as session:
-            infos = await self.directory.resolve(session, {e["device_id"] for e in events})
-            reject_unregistered(events, infos, provider_id)
+            infos = await self.directory.resolve(
+                session, provider_id, {e["device_id"] for e in events}
+            )
+            reject_unregistered(events, infos)
             flags = anomalies(
-                events, prior_states(events, await _stored_priors(session, events)), machine
+                events,
+                prior_states(events, await _stored_priors(session, provider_id, events)),
+                machine,
             )
             result = await session.execute(
                 insert(VehicleEvent)

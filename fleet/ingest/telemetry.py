@@ -57,8 +57,10 @@ class TelemetryIngest:
         """Validate, store in one transaction, then update the live state."""
         points = parse_or_reject(body, telemetry_schema(str(provider_id)), limits)
         async with sessionmaker.begin() as session:
-            infos = await self.directory.resolve(session, {p["device_id"] for p in points})
-            reject_unregistered(points, infos, provider_id)
+            infos = await self.directory.resolve(
+                session, provider_id, {p["device_id"] for p in points}
+            )
+            reject_unregistered(points, infos)
             stored = await self.writer.write(session, points)
             # Only what history holds may reach the live state and the rules: a replay
             # with other content at a known device and time was not stored.

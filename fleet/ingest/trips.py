@@ -59,8 +59,10 @@ class TripIngest:
         and gains the provider's record (journey, attributes, fares) beside them."""
         trips = parse_or_reject(body, trip_schema(str(provider_id), mode), limits)
         async with sessionmaker.begin() as session:
-            infos = await self.directory.resolve(session, {t["device_id"] for t in trips})
-            reject_unregistered(trips, infos, provider_id)
+            infos = await self.directory.resolve(
+                session, provider_id, {t["device_id"] for t in trips}
+            )
+            reject_unregistered(trips, infos)
             statement = insert(Trip).values([_row(provider_id, t) for t in trips])
             keep = ("start_at", "start_lat", "start_lng", "end_at", "end_lat", "end_lng")
             fill = ("duration_s", "distance_m", "parking_category")
@@ -71,7 +73,12 @@ class TripIngest:
             changes["details"] = Trip.details.op("||")(statement.excluded.details)
             changes["status"] = "closed"
             changes["updated_at"] = func.now()
+            # Trip ids are chosen by providers: one naming another's trip changes nothing.
             await session.execute(
-                statement.on_conflict_do_update(index_elements=[Trip.trip_id], set_=changes)
+                statement.on_conflict_do_update(
+                    index_elements=[Trip.trip_id],
+                    set_=changes,
+                    where=Trip.provider_id == statement.excluded.provider_id,
+                )
             )
         return len(trips)

@@ -168,7 +168,7 @@ async def supply(
 
 
 _LAST_EVENT = text(
-    "SELECT record FROM events WHERE device_id = :device_id "
+    "SELECT record FROM events WHERE provider_id = :provider_id AND device_id = :device_id "
     "ORDER BY occurred_at DESC, seq DESC LIMIT 1"
 )
 
@@ -180,11 +180,15 @@ async def vehicle_detail(
     query = select(Vehicle.provider_id, Vehicle.record).where(Vehicle.device_id == device_id)
     if scope.provider_ids is not None:
         query = query.where(Vehicle.provider_id.in_(scope.provider_ids))
-    row = (await session.execute(query)).first()
+    # A city-wide scope may hold the same device id under several providers: one answer,
+    # always the same one.
+    row = (await session.execute(query.order_by(Vehicle.provider_id).limit(1))).first()
     if row is None:
         raise NotFound(f"vehicle {device_id} not found")
     [live] = await hot.vehicles(row.provider_id, [str(device_id)])
-    last_event = (await session.execute(_LAST_EVENT, {"device_id": device_id})).scalar()
+    last_event = (
+        await session.execute(_LAST_EVENT, {"provider_id": row.provider_id, "device_id": device_id})
+    ).scalar()
     if live is not None and scope.hide_on_trip and live.state == ON_TRIP:
         # No live position of a vehicle on a trip, not even the trip's origin.
         live = replace(live, lat=None, lng=None, cell8=None)

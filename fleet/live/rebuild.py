@@ -18,12 +18,12 @@ _LATEST = text(
     LEFT JOIN LATERAL (
         SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
                lat, lng, battery_percent, speed
-        FROM telemetry WHERE device_id = v.device_id
+        FROM telemetry WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY recorded_at DESC LIMIT 1
     ) t ON true
     LEFT JOIN LATERAL (
         SELECT (extract(epoch FROM occurred_at) * 1000)::bigint AS ts_ms, vehicle_state
-        FROM events WHERE device_id = v.device_id
+        FROM events WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
     WHERE v.provider_id = :provider_id

@@ -86,19 +86,20 @@ def _states_sql(query: MetricsQuery) -> str:
     geography, join = _geography(query, "s.point", "s.record->'event_geographies'")
     return f"""
 WITH fleet AS (
-    SELECT device_id, vehicle_type FROM vehicles
+    SELECT provider_id, device_id, vehicle_type FROM vehicles
     WHERE {_PROVIDERS.format("provider_id")} AND {_TYPES.format("vehicle_type")}
 ),
 changes AS (
     SELECT last.* FROM fleet f CROSS JOIN LATERAL (
         SELECT e.device_id, e.provider_id, e.occurred_at, e.seq, e.vehicle_state, e.record
         FROM events e
-        WHERE e.device_id = f.device_id AND e.occurred_at < :start
+        WHERE e.provider_id = f.provider_id AND e.device_id = f.device_id
+          AND e.occurred_at < :start
         ORDER BY e.occurred_at DESC, e.seq DESC LIMIT 1
     ) last
     UNION ALL
     SELECT e.device_id, e.provider_id, e.occurred_at, e.seq, e.vehicle_state, e.record
-    FROM events e JOIN fleet f ON f.device_id = e.device_id
+    FROM events e JOIN fleet f ON f.provider_id = e.provider_id AND f.device_id = e.device_id
     WHERE e.occurred_at >= :start AND e.occurred_at < :stop
 ),
 spans AS (
@@ -107,8 +108,8 @@ spans AS (
         least(coalesce(lead(c.occurred_at) OVER w, :stop), :stop) AS until,
         ST_SetSRID(ST_MakePoint((c.record->'location'->>'lng')::float8,
                                 (c.record->'location'->>'lat')::float8), 4326) AS point
-    FROM changes c JOIN fleet f ON f.device_id = c.device_id
-    WINDOW w AS (PARTITION BY c.device_id ORDER BY c.occurred_at, c.seq)
+    FROM changes c JOIN fleet f ON f.provider_id = c.provider_id AND f.device_id = c.device_id
+    WINDOW w AS (PARTITION BY c.provider_id, c.device_id ORDER BY c.occurred_at, c.seq)
 )
 SELECT s.provider_id, s.vehicle_type, s.vehicle_state, s.since, s.until,
     ST_Y(s.point) AS lat, ST_X(s.point) AS lng, {geography} AS geography_id
@@ -129,7 +130,8 @@ SELECT width_bucket(t.{side}_at, CAST(:bounds AS timestamptz[])) - 1 AS slot,
     count(*) AS trips,
     coalesce(sum(t.duration_s), 0) AS duration_s, count(t.duration_s) AS durations,
     coalesce(sum(t.distance_m), 0) AS distance_m, count(t.distance_m) AS distances
-FROM trips t JOIN vehicles v ON v.device_id = t.device_id {join}
+FROM trips t JOIN vehicles v ON v.provider_id = t.provider_id AND v.device_id = t.device_id
+{join}
 WHERE {reported("t")}
     AND t.{side}_at >= :start AND t.{side}_at < :end
     AND {_PROVIDERS.format("t.provider_id")} AND {_TYPES.format("v.vehicle_type")}

@@ -96,37 +96,48 @@ async def deployed_vehicles(
     query = select(Vehicle.device_id, Vehicle.record).where(
         or_(
             exists().where(
-                VehicleEvent.device_id == Vehicle.device_id, VehicleEvent.occurred_at >= since
+                VehicleEvent.provider_id == Vehicle.provider_id,
+                VehicleEvent.device_id == Vehicle.device_id,
+                VehicleEvent.occurred_at >= since,
             ),
-            exists().where(Trip.device_id == Vehicle.device_id, Trip.start_at >= since),
+            exists().where(
+                Trip.provider_id == Vehicle.provider_id,
+                Trip.device_id == Vehicle.device_id,
+                Trip.start_at >= since,
+            ),
         )
     )
     if provider_ids is not None:
         query = query.where(Vehicle.provider_id.in_(provider_ids))
     if after is not None:
         query = query.where(Vehicle.device_id > after)
-    rows = (await session.execute(query.order_by(Vehicle.device_id).limit(limit + 1))).all()
+    rows = (
+        await session.execute(
+            query.order_by(Vehicle.device_id, Vehicle.provider_id).limit(limit + 1)
+        )
+    ).all()
     return _page(rows, limit)
 
 
-async def _vehicle(
+async def _vehicles(
     session: AsyncSession, provider_ids: Sequence[uuid.UUID] | None, device_id: uuid.UUID
-) -> Any:
+) -> Sequence[Any]:
+    """Every vehicle registered as `device_id` by the caller's providers (device ids are
+    unique per provider only, so a city-wide caller may see several)."""
     query = select(Vehicle.provider_id, Vehicle.record).where(Vehicle.device_id == device_id)
     if provider_ids is not None:
         query = query.where(Vehicle.provider_id.in_(provider_ids))
-    return (await session.execute(query)).first()
+    return (await session.execute(query.order_by(Vehicle.provider_id))).all()
 
 
-async def vehicle(
+async def vehicles_by_device(
     session: AsyncSession, *, provider_ids: Sequence[uuid.UUID] | None, device_id: uuid.UUID
-) -> dict[str, Any]:
-    """One registered vehicle, whenever deployed; NotFound outside the caller's providers."""
-    row = await _vehicle(session, provider_ids, device_id)
-    if row is None:
+) -> list[dict[str, Any]]:
+    """The registered vehicles of a device id, whenever deployed; NotFound when none in scope."""
+    rows = await _vehicles(session, provider_ids, device_id)
+    if not rows:
         raise NotFound(f"vehicle {device_id} not found")
-    record: dict[str, Any] = row.record
-    return record
+    return [row.record for row in rows]
 
 
 async def current_statuses(
@@ -159,21 +170,28 @@ async def current_statuses(
     return KeysetPage(shown, uuid.UUID(taken[-1]["device_id"]) if more else None)
 
 
-async def current_status(
+async def statuses_by_device(
     session: AsyncSession,
     *,
     provider_ids: Sequence[uuid.UUID] | None,
     device_id: uuid.UUID,
     now_ms: int,
     hide_on_trip: bool,
-) -> dict[str, Any]:
-    """One vehicle's status if the feed would show it; NotFound alike for every other case."""
-    row = await _vehicle(session, provider_ids, device_id)
-    if row is not None:
-        found = await status.get_status(session, provider_id=row.provider_id, device_id=device_id)
+) -> list[dict[str, Any]]:
+    """The statuses of a device id the feed would show; NotFound alike for every other case."""
+    shown = []
+    for row in await _vehicles(session, provider_ids, device_id):
+        try:
+            found = await status.get_status(
+                session, provider_id=row.provider_id, device_id=device_id
+            )
+        except NotFound:
+            continue
         if shown_in_feed(found["last_event"], now_ms=now_ms, hide_on_trip=hide_on_trip):
-            return found
-    raise NotFound(f"no status for vehicle {device_id}")
+            shown.append(found)
+    if not shown:
+        raise NotFound(f"no status for vehicle {device_id}")
+    return shown
 
 
 _GEOGRAPHIES = text(
@@ -189,9 +207,11 @@ _FLEETS = text(
     """
     SELECT DISTINCT v.provider_id, v.vehicle_type FROM vehicles v
     WHERE (CAST(:providers AS uuid[]) IS NULL OR v.provider_id = ANY(:providers))
-      AND (EXISTS (SELECT 1 FROM events e WHERE e.device_id = v.device_id
+      AND (EXISTS (SELECT 1 FROM events e
+                   WHERE e.provider_id = v.provider_id AND e.device_id = v.device_id
                    AND e.occurred_at >= :start AND e.occurred_at < :end)
-           OR EXISTS (SELECT 1 FROM trips t WHERE t.device_id = v.device_id
+           OR EXISTS (SELECT 1 FROM trips t
+                      WHERE t.provider_id = v.provider_id AND t.device_id = v.device_id
                       AND t.start_at >= :start AND t.start_at < :end))
     """
 )
@@ -209,7 +229,8 @@ _COUNTS = text(
                    OR COALESCE(t.details -> 'agency' -> 'accessibility_attributes',
                                CAST('[]' AS jsonb)) ? :adaptive
                ) AS adaptive
-        FROM trips t JOIN vehicles v ON v.device_id = t.device_id
+        FROM trips t JOIN vehicles v
+          ON v.provider_id = t.provider_id AND v.device_id = t.device_id
         WHERE {reported("t")} AND t.start_at >= :start AND t.start_at < :end
           AND (CAST(:providers AS uuid[]) IS NULL OR t.provider_id = ANY(:providers))
           AND NOT COALESCE(t.details -> 'agency' -> 'trip_type', CAST('[]' AS jsonb))

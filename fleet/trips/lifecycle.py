@@ -43,7 +43,8 @@ _ROUTE = text(
     SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
            lat, lng, horizontal_accuracy
     FROM telemetry
-    WHERE device_id = :device_id AND recorded_at BETWEEN :start AND :end
+    WHERE provider_id = :provider_id AND device_id = :device_id
+      AND recorded_at BETWEEN :start AND :end
     ORDER BY recorded_at
     """
 )
@@ -93,8 +94,13 @@ async def _record(
             )
         )
     changes["updated_at"] = func.now()
+    # Trip ids are chosen by providers: one naming another provider's trip changes nothing.
     await session.execute(
-        statement.on_conflict_do_update(index_elements=[Trip.trip_id], set_=changes)
+        statement.on_conflict_do_update(
+            index_elements=[Trip.trip_id],
+            set_=changes,
+            where=Trip.provider_id == statement.excluded.provider_id,
+        )
     )
 
 
@@ -104,7 +110,13 @@ async def _measure(
     assert trip.start_at is not None
     assert trip.end_at is not None
     rows = await session.execute(
-        _ROUTE, {"device_id": trip.device_id, "start": trip.start_at, "end": trip.end_at}
+        _ROUTE,
+        {
+            "provider_id": trip.provider_id,
+            "device_id": trip.device_id,
+            "start": trip.start_at,
+            "end": trip.end_at,
+        },
     )
     fixes = [Fix(r.ts_ms, r.lat, r.lng, r.horizontal_accuracy) for r in rows]
     ends = [
@@ -148,6 +160,7 @@ async def apply_trip_events(
         (
             await session.execute(
                 select(Trip).where(
+                    Trip.provider_id == provider_id,
                     Trip.trip_id.in_(touched),
                     Trip.status == "ending",
                     Trip.start_at.is_not(None),

@@ -1,4 +1,4 @@
-"""Which provider owns a device, and its vehicle type: cached for the ingest hot path."""
+"""Which devices a provider registered, and their vehicle types: cached for the ingest hot path."""
 
 import time
 import uuid
@@ -13,16 +13,16 @@ from fleet.vehicles.models import Vehicle
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """Ownership and type of a registered device."""
+    """What ingest needs to know of a registered device."""
 
-    provider_id: uuid.UUID
     vehicle_type: str
 
 
 @dataclass
 class DeviceDirectory:
-    """Looks devices up in the registry, remembering found ones for `ttl_s`.
+    """Looks a provider's devices up in the registry, remembering found ones for `ttl_s`.
 
+    Device ids are unique per provider only, so entries are keyed by (provider, device).
     Ownership never changes; the TTL only bounds how long a changed vehicle type lingers.
     Unknown devices are not remembered, so a registration is seen at once.
     """
@@ -30,31 +30,31 @@ class DeviceDirectory:
     ttl_s: float = 60.0
     max_entries: int = 200_000
     clock: Callable[[], float] = time.monotonic
-    _entries: dict[str, tuple[float, DeviceInfo]] = field(default_factory=dict)
+    _entries: dict[tuple[uuid.UUID, str], tuple[float, DeviceInfo]] = field(default_factory=dict)
 
     async def resolve(
-        self, session: AsyncSession, device_ids: Iterable[str]
+        self, session: AsyncSession, provider_id: uuid.UUID, device_ids: Iterable[str]
     ) -> dict[str, DeviceInfo]:
-        """Info of every registered device among `device_ids` (absent ones are left out)."""
+        """Info of every device among `device_ids` that `provider_id` registered."""
         now = self.clock()
         found: dict[str, DeviceInfo] = {}
         missing: list[uuid.UUID] = []
         for device_id in device_ids:
-            entry = self._entries.get(device_id)
+            entry = self._entries.get((provider_id, device_id))
             if entry is not None and entry[0] > now:
                 found[device_id] = entry[1]
             else:
                 missing.append(uuid.UUID(device_id))
         if missing:
             rows = await session.execute(
-                select(Vehicle.device_id, Vehicle.provider_id, Vehicle.vehicle_type).where(
-                    Vehicle.device_id.in_(missing)
+                select(Vehicle.device_id, Vehicle.vehicle_type).where(
+                    Vehicle.provider_id == provider_id, Vehicle.device_id.in_(missing)
                 )
             )
             if len(self._entries) + len(missing) > self.max_entries:
                 self._entries.clear()
             for row in rows:
-                info = DeviceInfo(row.provider_id, row.vehicle_type)
+                info = DeviceInfo(row.vehicle_type)
                 found[str(row.device_id)] = info
-                self._entries[str(row.device_id)] = (now + self.ttl_s, info)
+                self._entries[(provider_id, str(row.device_id))] = (now + self.ttl_s, info)
         return found

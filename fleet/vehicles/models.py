@@ -15,12 +15,15 @@ class Vehicle(Base):
     """A vehicle in the MDS registry; `record` is the MDS Vehicle as last registered."""
 
     __tablename__ = "vehicles"
-    __table_args__ = (Index("ix_vehicles_provider_device", "provider_id", "device_id"),)
+    # Device ids are unique per provider only; city-wide reads look a device up alone.
+    __table_args__ = (Index("ix_vehicles_device", "device_id"),)
 
-    device_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     provider_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("providers.provider_id", ondelete="CASCADE")
+        UUID(as_uuid=True),
+        ForeignKey("providers.provider_id", ondelete="CASCADE"),
+        primary_key=True,
     )
+    device_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     vehicle_id: Mapped[str] = mapped_column(String(255))
     vehicle_type: Mapped[str] = mapped_column(String(32))
     record: Mapped[dict[str, Any]] = mapped_column(JSONB)

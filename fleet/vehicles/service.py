@@ -48,7 +48,7 @@ async def register_vehicles(
             await session.execute(
                 insert(Vehicle)
                 .values(rows)
-                .on_conflict_do_nothing(index_elements=[Vehicle.device_id])
+                .on_conflict_do_nothing(index_elements=[Vehicle.provider_id, Vehicle.device_id])
                 .returning(Vehicle.device_id)
             )
         ).scalars()
@@ -94,7 +94,7 @@ async def update_vehicles(
         row = _row(vehicle)
         await session.execute(
             update(Vehicle)
-            .where(Vehicle.device_id == row["device_id"])
+            .where(Vehicle.provider_id == provider_id, Vehicle.device_id == row["device_id"])
             .values(
                 vehicle_id=row["vehicle_id"],
                 vehicle_type=row["vehicle_type"],

@@ -17,11 +17,13 @@ _STATUS = text(
     SELECT e.record AS last_event, t.*, (extract(epoch FROM t.recorded_at) * 1000)::bigint AS ts_ms
     FROM vehicles v
     JOIN LATERAL (
-        SELECT record FROM events WHERE device_id = v.device_id
+        SELECT record FROM events
+        WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
     JOIN LATERAL (
-        SELECT * FROM telemetry WHERE device_id = v.device_id
+        SELECT * FROM telemetry
+        WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY recorded_at DESC LIMIT 1
     ) t ON true
     WHERE v.provider_id = :provider_id

@@ -401,7 +401,9 @@ def test_a_rule_with_several_geographies_takes_a_vehicle_in_any() -> None:
 def test_precomputed_membership_gives_the_same_answer_as_a_lookup() -> None:
     fleet = [vehicle(f"{w}{i}", w, since=NOW - i * MINUTE) for w in POINTS for i in range(3)]
     p = policy(rule(1, geographies=[CENTRE], maximum=2), rule(2, maximum=4))
-    membership = {v.device_id: {g for g in BOXES if in_box(g, v.lat, v.lng)} for v in fleet}
+    membership = {
+        (v.provider_id, v.device_id): {g for g in BOXES if in_box(g, v.lat, v.lng)} for v in fleet
+    }
     by_lookup = evaluate(p, fleet)
     by_membership = evaluate_policy(
         p, fleet, now_ms=NOW, tz="Europe/Stockholm", geographies=membership
@@ -413,6 +415,18 @@ def test_precomputed_membership_gives_the_same_answer_as_a_lookup() -> None:
 def test_a_device_twice_in_the_snapshot_is_refused() -> None:
     with pytest.raises(ValueError, match="appears twice"):
         evaluate(policy(rule(1)), [vehicle("d1"), vehicle("d1", "city")])
+
+
+def test_two_providers_may_each_have_a_device_of_the_same_id() -> None:
+    fleet = [vehicle("d1", provider=PROVIDER_A), vehicle("d1", "city", provider=PROVIDER_B)]
+    membership = {
+        (v.provider_id, v.device_id): {g for g in BOXES if in_box(g, v.lat, v.lng)} for v in fleet
+    }
+    p = policy(rule(1, geographies=[CENTRE]))
+    by_lookup = evaluate(p, fleet)
+    assert evaluate_policy(p, fleet, now_ms=NOW, tz=STOCKHOLM, geographies=membership) == by_lookup
+    matched = {r.provider_id: r.rules[0].matched_device_ids for r in by_lookup.providers}
+    assert matched == {PROVIDER_A: ("d1",), PROVIDER_B: ()}
 
 
 # --- providers --------------------------------------------------------------------------
