@@ -221,3 +221,59 @@ async def test_alerts_of_a_shared_device_id_stay_with_their_provider(
         assert seen.status_code == 200, seen.text
         assert [a["kind"] for a in seen.json()] == kinds
         assert all(a["provider_id"] == str(who.provider_id) for a in seen.json())
+
+
+async def walk(client: AsyncClient, url: str, headers: dict[str, str], key: str) -> list[Any]:
+    """Every item of a paginated feed, following `links.next`."""
+    items: list[Any] = []
+    next_url: str | None = url
+    while next_url:
+        page = await client.get(next_url, headers=headers)
+        assert page.status_code == 200, page.text
+        items.extend(page.json()[key])
+        next_url = page.json()["links"]["next"]
+        assert len(items) <= 20
+    return items
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [("/mds/provider/vehicles", "vehicles"), ("/mds/provider/vehicles/status", "vehicles_status")],
+)
+async def test_city_wide_pages_never_split_a_shared_device_id(
+    client: AsyncClient,
+    tenant: TenantFactory,
+    twins: tuple[Tenant, Tenant, str],
+    path: str,
+    key: str,
+) -> None:
+    first, second, device = twins
+    third = await tenant()
+    await post(client, third, "vehicles", [vehicle(third, device_id=device)])
+    for who in (first, second, third):
+        await post(client, who, "telemetry", [point(who, device)])
+        await post(client, who, "events", [event(who, device)])
+    auditor = await tenant(Role.CITY_AUDITOR)
+    items = await walk(client, f"{path}?limit=1", auditor.headers, key)
+    owners = [i["provider_id"] for i in items if i["device_id"] == device]
+    assert sorted(owners) == sorted(str(who.provider_id) for who in (first, second, third))
+
+
+async def test_another_providers_event_is_no_cursor_of_recent_events(
+    client: AsyncClient, tenant: TenantFactory, twins: tuple[Tenant, Tenant, str]
+) -> None:
+    first, second, device = twins
+    theirs = event(second, device)
+    await post(client, second, "events", [theirs])
+    manager = await tenant(Role.OPERATOR_MANAGER, provider_id=first.provider_id)
+    window = {"start_time": str(now_ms() - 3_600_000), "end_time": str(now_ms())}
+    answers = [
+        await client.get(
+            "/mds/provider/events/recent",
+            headers=manager.headers,
+            params={**window, "after": after},
+        )
+        for after in (theirs["event_id"], str(uuid.uuid4()))
+    ]
+    assert [a.status_code for a in answers] == [400, 400]
+    assert [a.json()["error_details"] for a in answers] == [["after"], ["after"]]

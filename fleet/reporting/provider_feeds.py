@@ -59,16 +59,15 @@ async def recent_events(
     query = select(VehicleEvent.event_id, VehicleEvent.record).where(
         VehicleEvent.occurred_at >= start, VehicleEvent.occurred_at < end
     )
+    cursor_of = select(VehicleEvent.occurred_at, VehicleEvent.seq).where(
+        VehicleEvent.event_id == after
+    )
     if provider_ids is not None:
         query = query.where(VehicleEvent.provider_id.in_(provider_ids))
+        # Another provider's event is no cursor, as if it did not exist.
+        cursor_of = cursor_of.where(VehicleEvent.provider_id.in_(provider_ids))
     if after is not None:
-        cursor = (
-            await session.execute(
-                select(VehicleEvent.occurred_at, VehicleEvent.seq).where(
-                    VehicleEvent.event_id == after
-                )
-            )
-        ).first()
+        cursor = (await session.execute(cursor_of)).first()
         if cursor is None:
             raise InvalidInput(f"after: no event {after} to continue from", fields=("after",))
         query = query.where(tuple_(VehicleEvent.occurred_at, VehicleEvent.seq) > tuple(cursor))
@@ -109,13 +108,18 @@ async def deployed_vehicles(
     )
     if provider_ids is not None:
         query = query.where(Vehicle.provider_id.in_(provider_ids))
-    if after is not None:
-        query = query.where(Vehicle.device_id > after)
-    rows = (
-        await session.execute(
-            query.order_by(Vehicle.device_id, Vehicle.provider_id).limit(limit + 1)
-        )
-    ).all()
+    order = (Vehicle.device_id, Vehicle.provider_id)
+    paged = query.where(Vehicle.device_id > after) if after is not None else query
+    rows = (await session.execute(paged.order_by(*order).limit(limit + 1))).all()
+    if len(rows) > limit and rows[limit].device_id == rows[limit - 1].device_id:
+        # The cursor is a device id, shared by several providers' vehicles: a page ends
+        # after all of them, or the next page would skip the rest.
+        last = rows[limit - 1].device_id
+        same = (
+            await session.execute(query.where(Vehicle.device_id == last).order_by(*order))
+        ).all()
+        shown = [*(r for r in rows if r.device_id != last), *same]
+        return KeysetPage([r.record for r in shown], last)
     return _page(rows, limit)
 
 
@@ -161,9 +165,17 @@ async def current_statuses(
         await status.list_statuses(session, provider_id=p, limit=limit, after=after)
         for p in providers
     ]
-    merged = sorted((r for page in pages for r in page.records), key=lambda r: r["device_id"])
-    taken = merged[:limit]
-    more = len(merged) > limit or any(page.next_after for page in pages)
+    merged = sorted(
+        (r for page in pages for r in page.records),
+        key=lambda r: (r["device_id"], r["provider_id"]),
+    )
+    # A page ends after every provider's vehicle of its last device id, which is the
+    # cursor; each provider's page holds its own one of them, so `merged` has them all.
+    end = limit
+    while 0 < end < len(merged) and merged[end]["device_id"] == merged[end - 1]["device_id"]:
+        end += 1
+    taken = merged[:end]
+    more = len(merged) > end or any(page.next_after for page in pages)
     shown = [
         s for s in taken if shown_in_feed(s["last_event"], now_ms=now_ms, hide_on_trip=hide_on_trip)
     ]
