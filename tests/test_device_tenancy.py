@@ -7,13 +7,17 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from fleet.live.rebuild import rebuild_provider
 from fleet.trips.models import Trip
+from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
+from telemetry.hotstate.store import HotState
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import HELSINGBORG, event, now_ms, point, vehicle
+from tests.payloads import HELSINGBORG, event, now_ms, point, register, vehicle
 from tests.test_provider_trips import closed_hour, hour_text
 from tests.test_zones_api import auth, disc, zone
 
@@ -277,3 +281,48 @@ async def test_another_providers_event_is_no_cursor_of_recent_events(
     ]
     assert [a.status_code for a in answers] == [400, 400]
     assert [a.json()["error_details"] for a in answers] == [["after"], ["after"]]
+
+
+async def test_rebuilt_live_state_of_a_shared_device_id_is_the_providers_own(
+    client: AsyncClient, session: AsyncSession, redis: Redis, twins: tuple[Tenant, Tenant, str]
+) -> None:
+    first, second, device = twins
+    at = now_ms() - 60_000
+    await post(client, first, "telemetry", [point(first, device, timestamp=at, battery_percent=11)])
+    await post(client, first, "events", [event(first, device, timestamp=at)])
+    later = {"timestamp": at + 30_000, "vehicle_state": "non_operational"}
+    await post(client, second, "telemetry", [point(second, device, timestamp=at + 30_000)])
+    await post(
+        client, second, "events", [event(second, device, **later, event_types=["battery_low"])]
+    )
+    hot = HotState(redis)
+    for who in (first, second):
+        assert who.provider_id is not None
+        await rebuild_provider(session, hot, who.provider_id)
+    [mine] = await hot.vehicles(str(first.provider_id), [device])
+    [theirs] = await hot.vehicles(str(second.provider_id), [device])
+    assert mine is not None
+    assert theirs is not None
+    assert (mine.battery, mine.state, mine.ts_ms) == (11, "available", at)
+    assert (theirs.state, theirs.ts_ms) == ("non_operational", at + 30_000)
+
+
+async def test_the_directory_remembers_a_device_for_its_provider_only(
+    client: AsyncClient, session: AsyncSession, tenant: TenantFactory
+) -> None:
+    holder, other = await tenant(), await tenant()
+    assert holder.provider_id is not None
+    assert other.provider_id is not None
+    [device] = await register(client, holder, vehicle_type="bicycle")
+    directory = DeviceDirectory()
+    assert await directory.resolve(session, holder.provider_id, [device]) == {
+        device: DeviceInfo("bicycle")
+    }
+    assert await directory.resolve(session, other.provider_id, [device]) == {}
+    await register(client, other, device_id=device, vehicle_type="moped")
+    assert await directory.resolve(session, other.provider_id, [device]) == {
+        device: DeviceInfo("moped")
+    }
+    assert await directory.resolve(session, holder.provider_id, [device]) == {
+        device: DeviceInfo("bicycle")
+    }
