@@ -146,6 +146,13 @@ async def test_each_provider_reads_only_its_own_data_of_a_shared_device_id(
     assert sorted(v["provider_id"] for v in both.json()["vehicles"]) == sorted(
         str(who.provider_id) for who in (first, second)
     )
+    for who in (first, second):
+        named = await client.get(
+            f"/v1/vehicles/{device}",
+            headers=auth(auditor),
+            params={"provider_id": str(who.provider_id)},
+        )
+        assert named.json()["vehicle"]["provider_id"] == str(who.provider_id)
     statuses = await client.get(f"/mds/provider/vehicles/status/{device}", headers=auditor.headers)
     assert sorted(s["provider_id"] for s in statuses.json()["vehicles_status"]) == sorted(
         str(who.provider_id) for who in (first, second)

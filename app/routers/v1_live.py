@@ -189,11 +189,18 @@ async def live_vehicles(
     response_model=VehicleDetailRead,
 )
 async def vehicle_detail(
-    request: Request, session: SessionDep, principal: Reader, device_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    device_id: uuid.UUID,
+    provider_id: Annotated[
+        uuid.UUID | None,
+        Query(description="Whose vehicle of this id, as device ids are unique per provider"),
+    ] = None,
 ) -> VehicleDetailRead:
     """404 for vehicles outside the caller's fleet."""
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, None)
+    scope = _scope(principal, provider_id)
     record, live, last_event = await queries.vehicle_detail(
         session, hot, scope=scope, device_id=device_id
     )

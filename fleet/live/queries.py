@@ -181,7 +181,7 @@ async def vehicle_detail(
     if scope.provider_ids is not None:
         query = query.where(Vehicle.provider_id.in_(scope.provider_ids))
     # A city-wide scope may hold the same device id under several providers: one answer,
-    # always the same one.
+    # always the same one, unless the caller names the provider.
     row = (await session.execute(query.order_by(Vehicle.provider_id).limit(1))).first()
     if row is None:
         raise NotFound(f"vehicle {device_id} not found")
