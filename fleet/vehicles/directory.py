@@ -22,7 +22,8 @@ class DeviceInfo:
 class DeviceDirectory:
     """Looks a provider's devices up in the registry, remembering found ones for `ttl_s`.
 
-    Device ids are unique per provider only, so entries are keyed by (provider, device).
+    Device ids are unique per provider only, so entries are kept per provider (one dict
+    each: the hot path then hashes plain strings, not (provider, device) tuples).
     Ownership never changes; the TTL only bounds how long a changed vehicle type lingers.
     Unknown devices are not remembered, so a registration is seen at once.
     """
@@ -30,17 +31,18 @@ class DeviceDirectory:
     ttl_s: float = 60.0
     max_entries: int = 200_000
     clock: Callable[[], float] = time.monotonic
-    _entries: dict[tuple[uuid.UUID, str], tuple[float, DeviceInfo]] = field(default_factory=dict)
+    _entries: dict[uuid.UUID, dict[str, tuple[float, DeviceInfo]]] = field(default_factory=dict)
 
     async def resolve(
         self, session: AsyncSession, provider_id: uuid.UUID, device_ids: Iterable[str]
     ) -> dict[str, DeviceInfo]:
         """Info of every device among `device_ids` that `provider_id` registered."""
         now = self.clock()
+        known = self._entries.get(provider_id, {})
         found: dict[str, DeviceInfo] = {}
         missing: list[uuid.UUID] = []
         for device_id in device_ids:
-            entry = self._entries.get((provider_id, device_id))
+            entry = known.get(device_id)
             if entry is not None and entry[0] > now:
                 found[device_id] = entry[1]
             else:
@@ -51,10 +53,11 @@ class DeviceDirectory:
                     Vehicle.provider_id == provider_id, Vehicle.device_id.in_(missing)
                 )
             )
-            if len(self._entries) + len(missing) > self.max_entries:
+            if sum(map(len, self._entries.values())) + len(missing) > self.max_entries:
                 self._entries.clear()
+            mine = self._entries.setdefault(provider_id, {})
             for row in rows:
                 info = DeviceInfo(row.vehicle_type)
                 found[str(row.device_id)] = info
-                self._entries[(provider_id, str(row.device_id))] = (now + self.ttl_s, info)
+                mine[str(row.device_id)] = (now + self.ttl_s, info)
         return found
