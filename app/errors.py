@@ -4,7 +4,6 @@ Paths under `/mds/` answer with MDS error bodies; everything else with RFC 9457
 `application/problem+json`.
 """
 
-import json
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -126,15 +125,6 @@ def error_response(
     return Response(orjson.dumps(body), status, headers=headers, media_type=media_type)
 
 
-def _echo(body: dict[str, Any]) -> bytes:
-    """A body that echoes client items: orjson, or the standard encoder for integers
-    beyond 64 bits, which orjson refuses and a client may well have sent."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, default=str).encode()
-
-
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     status = status_of(exc)
@@ -144,7 +134,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
             "total": exc.total,
             "failures": [f.as_dict() for f in exc.failures],
         }
-        return Response(_echo(body), status, media_type=MDS_CONTENT_TYPE)
+        return Response(orjson.dumps(body), status, media_type=MDS_CONTENT_TYPE)
     return error_response(request, status, exc.detail, details=list(exc.fields))
 
 

@@ -36,12 +36,13 @@ def failed_fields(body: dict[str, Any]) -> set[str]:
     return {name for f in body["failures"] for name in f["error_details"]}
 
 
-INGEST = {
-    "vehicles": ("vehicles", lambda t, d: vehicle(t)),
-    "telemetry": ("telemetry", lambda t, d: point(t, d)),
-    "events": ("events", lambda t, d: event(t, d)),
-    "trips": ("trips", lambda t, d: trip(t, d)),
-}
+def valid_item(endpoint: str, gateway: Tenant, device: str) -> dict[str, Any]:
+    """A valid item for an Agency ingest endpoint."""
+    if endpoint == "vehicles":
+        return vehicle(gateway)
+    build = {"telemetry": point, "events": event, "trips": trip}[endpoint]
+    return build(gateway, device)
+
 
 BAD_ITEMS = [
     ("vehicles", {"timestamp": HUGE}, "timestamp"),
@@ -76,13 +77,12 @@ async def test_agency_ingest_refuses_out_of_bounds_values_with_a_bulk_failure(
 ) -> None:
     gateway = await tenant()
     (device,) = await register(client, gateway)
-    table, build = INGEST[endpoint]
-    before = await rows(session, table, gateway.provider_id)
-    item = {**build(gateway, device), **fields}
+    before = await rows(session, endpoint, gateway.provider_id)
+    item = {**valid_item(endpoint, gateway, device), **fields}
     response = await client.post(f"/mds/agency/{endpoint}", headers=gateway.headers, json=[item])
     assert response.status_code == 400, response.text
     assert field in failed_fields(response.json())
-    assert await rows(session, table, gateway.provider_id) == before
+    assert await rows(session, endpoint, gateway.provider_id) == before
 
 
 async def test_an_escaped_backslash_before_u0000_is_not_a_nul(

@@ -18,6 +18,7 @@ EARLIEST = datetime(2018, 1, 1, tzinfo=UTC)
 # A fixed sanity bound beyond any configured horizon and far inside what `datetime` and
 # 64-bit milliseconds hold, so that adding an hour, a day or a month never overflows.
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EARLIEST_MS = 1_514_764_800_000
 LATEST_MS = 7_258_118_400_000
 
@@ -57,13 +58,20 @@ def within_bounds(when: datetime, latest: datetime = LATEST) -> datetime:
     return utc
 
 
+def from_ms(ms: int) -> datetime:
+    """The UTC time of integer milliseconds in [EARLIEST_MS, LATEST_MS]; ValueError otherwise."""
+    if not EARLIEST_MS <= ms <= LATEST_MS:
+        raise ValueError("integer ms must lie from 2018 to 2200")
+    return EPOCH + timedelta(milliseconds=ms)
+
+
 def _in_horizon(when: datetime) -> datetime:
     return within_bounds(when, latest_accepted(datetime.now(UTC)))
 
 
 def _ms_in_horizon(ms: int) -> int:
     latest = latest_accepted(datetime.now(UTC))
-    if ms > (latest - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1):
+    if ms > (latest - EPOCH) // timedelta(milliseconds=1):
         raise ValueError(f"must not be after {latest.isoformat()}")
     return ms
 

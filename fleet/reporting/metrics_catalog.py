@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from app.core.bounded import EARLIEST_MS, LATEST_MS, NO_NUL, within_bounds
+from app.core.bounded import NO_NUL, from_ms, within_bounds
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.core.mds_types import MIN_TIMESTAMP_MS
@@ -120,9 +120,9 @@ Name = Annotated[StrictStr, Field(max_length=255, pattern=NO_NUL)]
 
 def _time_value(value: str | int) -> str | int:
     # Checked after the union, so that an error names the field alone.
-    if isinstance(value, int) and not EARLIEST_MS <= value <= LATEST_MS:
-        raise ValueError("integer ms must lie from 2018 to 2200")
-    if isinstance(value, str) and (len(value) > 64 or "\x00" in value):
+    if isinstance(value, int):
+        from_ms(value)
+    elif len(value) > 64 or "\x00" in value:
         raise ValueError("expected YYYY-MM-DDTHH:MM with an optional offset")
     return value
 
@@ -234,7 +234,10 @@ def parse_time(value: str | int, tz: ZoneInfo, name: str) -> datetime:
     is a wall-clock time in `tz` (a time skipped by a daylight-saving change is refused, a
     repeated one is its first occurrence)."""
     if isinstance(value, int):
-        return _bounded(datetime.fromtimestamp(value / 1000, UTC), name)
+        try:
+            return from_ms(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{name}: {exc}", fields=(name,)) from exc
     match = _DATETIME.match(value)
     if match is None:
         raise InvalidInput(
