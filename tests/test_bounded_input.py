@@ -40,8 +40,9 @@ def valid_item(endpoint: str, gateway: Tenant, device: str) -> dict[str, Any]:
     """A valid item for an Agency ingest endpoint."""
     if endpoint == "vehicles":
         return vehicle(gateway)
-    build = {"telemetry": point, "events": event, "trips": trip}[endpoint]
-    return build(gateway, device)
+    if endpoint == "trips":
+        return trip(gateway, device)
+    return point(gateway, device) if endpoint == "telemetry" else event(gateway, device)
 
 
 BAD_ITEMS = [
@@ -195,6 +196,9 @@ async def test_zones_refuse_out_of_bounds_values_with_422(
             "to",
         ),
         ("POST", "/auth/token", {}, None, "grant_type"),
+        ("GET", "/v1/vehicles", {"near": "56.04\u0000,12.69"}, None, "near"),
+        ("GET", "/v1/zones", {"at": "5" * 65}, None, "at"),
+        ("GET", "/v1/supply", {"resolution": str(HUGE)}, None, "resolution"),
     ],
 )
 async def test_v1_refuses_out_of_bounds_times_and_integers_with_422(
@@ -230,6 +234,7 @@ async def test_v1_refuses_out_of_bounds_times_and_integers_with_422(
         ("/mds/policies", {"end_date": str(10**20)}, "end_date"),
         ("/mds/policies", {"start_date": "7000000000000"}, "start_date"),
         ("/mds/policies", {"start_date": "1000"}, "start_date"),
+        ("/mds/provider/trips", {"end_time": "2026-01-01T0\u0000"}, "end_time"),
     ],
 )
 async def test_mds_reads_refuse_out_of_bounds_times_with_400(

@@ -91,6 +91,8 @@ Seconds = Annotated[int, Field(ge=0, le=MAX_DURATION_S)]
 
 # Names, identifiers and one-line values.
 SafeStr = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+# A query parameter's text: coordinates, hours, times.
+QueryText = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)]
 # Free text such as descriptions and messages.
 SafeText = Annotated[str, StringConstraints(max_length=4000, pattern=NO_NUL)]
 
