@@ -84,10 +84,7 @@ TimestampMs = Annotated[StrictInt, Field(ge=EARLIEST_MS, le=LATEST_MS)]
 # Milliseconds from 2018 to the horizon, for query parameters.
 HorizonMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS), AfterValidator(_ms_in_horizon)]
 
-Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
-Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
-Seconds = Annotated[int, Field(ge=0, le=MAX_DURATION_S)]
 
 # Names, identifiers and one-line values.
 SafeStr = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
