@@ -36,6 +36,7 @@ from app.routers import (
     zones,
 )
 from app.settings import Settings
+from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import follow_changes
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
@@ -161,6 +162,9 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):
         app.include_router(module.router)
     app.include_router(policies.mds)
+    app.add_middleware(
+        TimeHorizonMiddleware, horizon=timedelta(days=settings.api.max_time_horizon_days)
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

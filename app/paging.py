@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
+from app.core.bounded import INT32_MAX
 from app.core.mds import UUID_PATTERN
 from app.deps import get_settings
 
@@ -29,7 +30,7 @@ class Page:
 
 async def page_of(
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="Page size.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=INT32_MAX, description="Page size.")] = None,
     after: Annotated[
         uuid.UUID | None, Query(description="Cursor: the last id of the previous page.")
     ] = None,

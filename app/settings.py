@@ -3,6 +3,8 @@
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.bounded import DEFAULT_HORIZON_DAYS
+
 
 class AuthSettings(BaseModel):
     """Credentials and tokens."""
@@ -29,6 +31,14 @@ class ApiSettings(BaseModel):
     default_page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
     max_vehicle_batch: int = Field(default=1000, ge=1)
+    max_time_horizon_days: int = Field(
+        default=DEFAULT_HORIZON_DAYS,
+        ge=1,
+        le=36500,
+        description="How far ahead of now a date or time in a request may lie; later ones "
+        "(and any before 2018) are refused as bad input. MDS ingest is bound tighter, by "
+        "telemetry.max_future_skew_s.",
+    )
 
 
 class TelemetrySettings(BaseModel):

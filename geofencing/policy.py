@@ -34,9 +34,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.core.bounded import EARLIEST_MS, LATEST_MS, NO_NUL, Int64, SafeText
 from app.core.errors import InvalidInput
 from app.core.mds import UUID_PATTERN, VehicleState
-from app.core.mds_types import MIN_TIMESTAMP_MS
 
 MIN_LEAD_TIME_MS = 20 * 60 * 1000  # start_date must be >= 20 minutes after published_date
 
@@ -167,7 +167,9 @@ def _absolute_uri(value: str) -> str:
 Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 UuidList = Annotated[list[Uuid], AfterValidator(_unique)]
 # data-types/string.yaml: at most 255 characters, no line breaks (`^(.*)$`).
-MdsString = Annotated[str, StringConstraints(max_length=255), AfterValidator(_one_line)]
+MdsString = Annotated[
+    str, StringConstraints(max_length=255, pattern=NO_NUL), AfterValidator(_one_line)
+]
 # ISO 8601 hh:mm:ss; stricter than the unanchored pattern of data-types/iso-time.yaml.
 IsoTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")]
 LanguageTag = Annotated[
@@ -177,18 +179,20 @@ LanguageTag = Annotated[
     ),
 ]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Uri = Annotated[str, AfterValidator(_absolute_uri)]
+Uri = Annotated[
+    str, StringConstraints(max_length=2048, pattern=NO_NUL), AfterValidator(_absolute_uri)
+]
 
 
-def _min_timestamp(value: int) -> int:
-    if value < MIN_TIMESTAMP_MS:
+def _timestamp_range(value: int) -> int:
+    if not EARLIEST_MS <= value <= LATEST_MS:
         raise PydanticCustomError(
-            "timestamp", "must be integer milliseconds since the epoch, from 2018 on"
+            "timestamp", "must be integer milliseconds since the epoch, from 2018 to 2200"
         )
     return value
 
 
-Timestamp = Annotated[int, AfterValidator(_min_timestamp)]
+Timestamp = Annotated[int, AfterValidator(_timestamp_range)]
 
 
 class _Strict(BaseModel):
@@ -207,17 +211,17 @@ class Rule(_Strict):
     rule_units: RuleUnit | None = None
     vehicle_types: Annotated[list[VehicleType], AfterValidator(_unique)] | None = None
     propulsion_types: Annotated[list[PropulsionType], AfterValidator(_unique)] | None = None
-    minimum: int | None = 0
-    maximum: int | None = None
+    minimum: Int64 | None = 0
+    maximum: Int64 | None = None
     inclusive_minimum: bool | None = True
     inclusive_maximum: bool | None = True
-    rate_amount: int | None = None
+    rate_amount: Int64 | None = None
     rate_recurrence: RateRecurrence | None = None
     rate_applies_when: RateAppliesWhen | None = None
     start_time: IsoTime | None = None
     end_time: IsoTime | None = None
     days: Annotated[list[Day], AfterValidator(_unique)] | None = None
-    messages: dict[LanguageTag, str] | None = None
+    messages: dict[LanguageTag, SafeText] | None = None
     value_url: Uri | None = None
 
     @model_validator(mode="after")

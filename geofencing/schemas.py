@@ -6,6 +6,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.bounded import JsonObject, SafeStr, SafeText, UtcDateTime
 from app.core.mds import VehicleType
 from geofencing.rules import ParkingMode, ZoneKind
 
@@ -17,10 +18,10 @@ class ZoneFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=2000)
+    name: SafeStr = Field(min_length=1, max_length=255)
+    description: SafeText | None = Field(default=None, max_length=2000)
     kind: ZoneKind
-    geometry: dict[str, Any] = Field(
+    geometry: JsonObject = Field(
         description="GeoJSON Polygon or MultiPolygon, [longitude, latitude], holes allowed."
     )
     max_speed_kph: int | None = Field(default=None, ge=1, le=120)
@@ -31,7 +32,7 @@ class ZoneFields(BaseModel):
     end_time: time | None = Field(
         default=None, description="Local time; before start: past midnight."
     )
-    effective_at: datetime | None = None
+    effective_at: UtcDateTime | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -49,8 +50,6 @@ class ZoneFields(BaseModel):
             raise ValueError("give both start_time and end_time, or neither")
         if self.start_time is not None and self.start_time == self.end_time:
             raise ValueError("start_time and end_time must differ")
-        if self.effective_at is not None and self.effective_at.tzinfo is None:
-            raise ValueError("effective_at needs a time zone offset")
         return self
 
 
@@ -117,7 +116,7 @@ class GeofenceCheck(BaseModel):
 
     points: list[GeofencePoint] = Field(min_length=1, max_length=10_000)
     vehicle_type: VehicleType | None = None
-    at: datetime | None = None
+    at: UtcDateTime | None = None
 
 
 class GeofenceAnswer(BaseModel):

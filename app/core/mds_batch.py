@@ -9,7 +9,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from app.core.errors import BulkFailure
-from app.core.mds_types import failures_from_error
+from app.core.mds_types import failures_from_error, failures_from_errors
 
 T = TypeVar("T")
 
@@ -111,7 +111,7 @@ def parse_batch(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> Par
     """Validate a bulk body; items are returned only if none fails."""
     try:
         items = schema.array.validate_json(body)
-    except ValidationError:
+    except ValidationError as error:
         raw = _decode(body)
         _check_size(len(raw), limits)
         failures: list[BulkFailure] = []
@@ -122,11 +122,23 @@ def parse_batch(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> Par
                 failures.extend(failures_from_error(entry, exc))
             else:
                 failures.extend(context_failures(item, schema.context(item, limits)))
-        return ParsedBatch(len(raw), [], failures)
+        return ParsedBatch(len(raw), [], failures or _array_failures(raw, error))
     _check_size(len(items), limits)
     failures = [f for item in items for f in context_failures(item, schema.context(item, limits))]
     failures += _repeats(items, schema.unique_key)
     return ParsedBatch(len(items), [] if failures else items, failures)
+
+
+def _array_failures(raw: list[Any], error: ValidationError) -> list[BulkFailure]:
+    # orjson decodes integers beyond 64 bits as floats, so an item the whole-body pass
+    # refused may pass alone: then the whole-body pass's errors are the failures.
+    by_item: dict[int, list[Any]] = {}
+    for detail in error.errors(include_url=False):
+        index, *rest = detail["loc"] or (0,)
+        by_item.setdefault(int(index), []).append({**detail, "loc": tuple(rest)})
+    return [
+        f for index, errors in by_item.items() for f in failures_from_errors(raw[index], errors)
+    ]
 
 
 def _repeats(items: list[T], key: str | None) -> list[BulkFailure]:

@@ -1,22 +1,28 @@
-"""Pydantic building blocks for MDS payloads, shared by every validator."""
+"""Pydantic building blocks for MDS payloads, shared by every validator; every bound is a
+pydantic-core constraint, so the batch fast path stays in compiled code."""
 
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from app.core.bounded import EARLIEST_MS, INT32_MAX, MAX_DURATION_S, NO_NUL
+from app.core.bounded import TimestampMs as TimestampMs
 from app.core.errors import BulkFailure
 from app.core.mds import UUID_PATTERN
 
 # 2018-01-01T00:00:00Z: MDS timestamps are integer milliseconds not before this.
-MIN_TIMESTAMP_MS = 1_514_764_800_000
+MIN_TIMESTAMP_MS = EARLIEST_MS
 
 FORBID_EXTRA = ConfigDict(extra="forbid")
 
 MdsUuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN)]
-MdsString = Annotated[StrictStr, Field(max_length=255)]
-PositiveInt = Annotated[StrictInt, Field(ge=0)]
+MdsString = Annotated[StrictStr, Field(max_length=255, pattern=NO_NUL)]
+# A short name from a vocabulary (event types, trip types).
+MdsName = Annotated[StrictStr, Field(max_length=64, pattern=NO_NUL)]
+PositiveInt = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
+Amount = Annotated[StrictInt, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+Duration = Annotated[StrictInt, Field(ge=0, le=MAX_DURATION_S)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]
-TimestampMs = Annotated[StrictInt, Field(ge=MIN_TIMESTAMP_MS)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
 Latitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90, le=90)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.core.auth import CITYWIDE_ROLES, Principal, Scope
-from app.core.errors import InvalidInput
+from app.core.bounded import UtcDateTime
 from app.deps import SessionDep, require
 from fleet.alerts.store import list_alerts
 
@@ -50,15 +50,13 @@ class AlertRead(BaseModel):
 async def alerts(
     session: SessionDep,
     principal: Reader,
-    since: Annotated[datetime | None, Query(description="RFC 3339, with offset")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="RFC 3339, with offset")] = None,
     kind: Annotated[AlertKind | None, Query()] = None,
     device_id: Annotated[uuid.UUID | None, Query()] = None,
     provider_id: Annotated[uuid.UUID | None, Query(description="City-wide roles only")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertRead]:
     """Operators see their own fleet's alerts; city-wide roles every provider's."""
-    if since is not None and since.tzinfo is None:
-        raise InvalidInput("since needs a time zone offset", fields=("since",))
     if principal.role in CITYWIDE_ROLES:
         providers = [provider_id] if provider_id else None
     else:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.core.auth import Principal, Scope
+from app.core.bounded import INT64_MAX
 from app.deps import SessionDep, require
 from fleet.reporting.audit import read_log
 
@@ -37,7 +38,9 @@ async def audit_log(
     session: SessionDep,
     principal: Admin,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="Entries older than this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="Entries older than this id")
+    ] = None,
 ) -> list[AuditEntryRead]:
     """The log is append-only: the database refuses to change or delete entries."""
     found = await read_log(session, limit=limit, before=before)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
 from app.auth.authenticator import Authenticator, UnsupportedGrant
+from app.core.bounded import SafeStr
 from app.core.errors import Unauthenticated
 
 router = APIRouter(tags=["auth"])
@@ -42,9 +43,9 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 )
 async def issue_token(
     request: Request,
-    grant_type: Annotated[str, Form()],
-    client_id: Annotated[str | None, Form()] = None,
-    client_secret: Annotated[str | None, Form()] = None,
+    grant_type: Annotated[SafeStr, Form()],
+    client_id: Annotated[SafeStr | None, Form()] = None,
+    client_secret: Annotated[SafeStr | None, Form()] = None,
 ) -> TokenResponse:
     """`client_id` is the key id, `client_secret` the key; HTTP Basic works too."""
     if grant_type != "client_credentials":

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 
 from app.core.auth import CITYWIDE_ROLES, Principal, Scope
-from app.core.errors import InvalidInput
+from app.core.bounded import UtcDateTime
 from app.deps import SessionDep, get_settings, require
 from fleet.compliance import policy_compliance
 from fleet.live.queries import Scope as LiveScope
@@ -30,14 +30,14 @@ async def compliance(
     principal: Reader,
     policy_id: Annotated[uuid.UUID, Query()],
     provider_id: Annotated[uuid.UUID | None, Query()] = None,
-    at: Annotated[datetime | None, Query(description="RFC 3339; rule windows at this time")] = None,
+    at: Annotated[
+        UtcDateTime | None, Query(description="RFC 3339; rule windows at this time")
+    ] = None,
 ) -> dict[str, Any]:
     """Per provider and rule: matched vehicles, bounds, violations (MDS order of operations:
     a vehicle matched by a rule is not evaluated by later rules). Operators see their own
     provider only."""
     when = at or datetime.now(UTC)
-    if when.tzinfo is None:
-        raise InvalidInput("at needs a time zone offset", fields=("at",))
     if principal.role in CITYWIDE_ROLES:
         scope = LiveScope((provider_id,) if provider_id else None)
     else:

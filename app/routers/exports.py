@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.core.auth import Principal, Scope
+from app.core.bounded import QueryText
 from app.deps import SessionDep, get_resources, get_settings, require
 from app.settings import Settings
 from app.visibility import providers_for
@@ -22,8 +23,10 @@ from fleet.exports.service import ExportOptions, export_stream, prepare_export
 router = APIRouter(prefix="/v1/exports", tags=["exports"])
 
 Reader = Annotated[Principal, Depends(require(Scope.FLEET_READ))]
-From = Annotated[str, Query(alias="from", description="Start (included), RFC 3339 with offset")]
-To = Annotated[str, Query(description="End (excluded), RFC 3339 with offset")]
+From = Annotated[
+    QueryText, Query(alias="from", description="Start (included), RFC 3339 with offset")
+]
+To = Annotated[QueryText, Query(description="End (excluded), RFC 3339 with offset")]
 ProviderFilter = Annotated[
     uuid.UUID | None, Query(description="One provider (operators: only their own)")
 ]

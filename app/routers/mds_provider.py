@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal, Scope
+from app.core.bounded import QueryText
 from app.core.errors import InvalidInput, NotFound
 from app.core.mds import MDS_MEDIA_VERSION
 from app.deps import SessionDep, get_settings, require
@@ -96,7 +97,7 @@ async def trips(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    end_time: Annotated[str | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
+    end_time: Annotated[QueryText | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
     provider_id: ProviderFilter = None,
 ) -> Response:
     """Closed trips: fleetbed's measurements with the provider's extras."""
@@ -122,7 +123,7 @@ async def events_historical(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    event_time: Annotated[str | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
+    event_time: Annotated[QueryText | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
     provider_id: ProviderFilter = None,
 ) -> Response:
     """Events as received, oldest first."""
@@ -148,7 +149,7 @@ async def telemetry(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    telemetry_time: Annotated[str | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
+    telemetry_time: Annotated[QueryText | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
     provider_id: ProviderFilter = None,
 ) -> Response:
     """Every point recorded in the hour, oldest first."""
@@ -186,8 +187,8 @@ async def events_recent(
     session: SessionDep,
     principal: Reader,
     page: PageDep,
-    start_time: Annotated[str | None, Query(description="Integer ms, inclusive")] = None,
-    end_time: Annotated[str | None, Query(description="Integer ms, exclusive")] = None,
+    start_time: Annotated[QueryText | None, Query(description="Integer ms, inclusive")] = None,
+    end_time: Annotated[QueryText | None, Query(description="Integer ms, exclusive")] = None,
     provider_id: ProviderFilter = None,
 ) -> Response:
     """Events as received, oldest first, paginated; 400 for a window older than two
@@ -314,7 +315,9 @@ async def report(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    filename: Annotated[str, Path(description="YYYY-MM.csv, a month in the city's time zone")],
+    filename: Annotated[
+        QueryText, Path(description="YYYY-MM.csv, a month in the city's time zone")
+    ],
     provider_id: ProviderFilter = None,
 ) -> Response:
     """400 for a malformed name; 404 until the month has ended and late trips have had

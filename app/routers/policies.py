@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from app.core.auth import Principal, Scope
+from app.core.bounded import HorizonMs
 from app.core.mds import UUID_PATTERN
-from app.core.mds_types import MIN_TIMESTAMP_MS
 from app.deps import SessionDep, get_resources, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from geofencing import policies
@@ -24,7 +24,7 @@ mds = APIRouter(
 )
 
 Planner = Annotated[Principal, Depends(require(Scope.POLICIES_WRITE))]
-Timestamp = Annotated[int | None, Query(ge=MIN_TIMESTAMP_MS, description="Milliseconds.")]
+Timestamp = Annotated[HorizonMs | None, Query(description="Milliseconds.")]
 
 
 @router.post(

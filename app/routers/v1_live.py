@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.core.auth import Principal, Scope
+from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleState, VehicleType
 from app.deps import SessionDep, require
@@ -138,9 +139,9 @@ async def live_vehicles(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    near: Annotated[str | None, Query(description="LAT,LNG")] = None,
+    near: Annotated[QueryText | None, Query(description="LAT,LNG")] = None,
     radius_m: Annotated[float, Query(gt=0, le=MAX_RADIUS_M)] = 500,
-    bbox: Annotated[str | None, Query(description="MINLNG,MINLAT,MAXLNG,MAXLAT")] = None,
+    bbox: Annotated[QueryText | None, Query(description="MINLNG,MINLAT,MAXLNG,MAXLAT")] = None,
     state: Annotated[VehicleState | None, Query()] = None,
     vehicle_type: Annotated[VehicleType | None, Query()] = None,
     min_battery: Annotated[int | None, Query(ge=0, le=100)] = None,
@@ -220,8 +221,8 @@ async def supply(
     request: Request,
     session: SessionDep,
     principal: Reader,
-    resolution: Annotated[int, Query(description="H3 resolution: 8 or 9")] = 8,
-    bbox: Annotated[str | None, Query(description="MINLNG,MINLAT,MAXLNG,MAXLAT")] = None,
+    resolution: Annotated[int, Query(ge=0, le=15, description="H3 resolution: 8 or 9")] = 8,
+    bbox: Annotated[QueryText | None, Query(description="MINLNG,MINLAT,MAXLNG,MAXLAT")] = None,
     vehicle_type: Annotated[VehicleType | None, Query()] = None,
     provider_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> SupplyRead:

@@ -12,6 +12,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
+from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.deps import PrincipalDep, SessionDep, get_resources, get_settings, require
@@ -195,7 +196,7 @@ async def list_zones(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    at: Annotated[str | None, Query(description="LAT,LNG: rules in force there now")] = None,
+    at: Annotated[QueryText | None, Query(description="LAT,LNG: rules in force there now")] = None,
     vehicle_type: Annotated[VehicleType | None, Query()] = None,
     include_retired: Annotated[bool, Query()] = False,
 ) -> list[ZoneRead] | list[ZoneRuleRead]:

@@ -11,6 +11,7 @@ from app.core.mds import VehicleState
 from app.core.mds_batch import BatchLimits, BatchSchema, Problem, common_problems
 from app.core.mds_types import (
     FORBID_EXTRA,
+    MdsName,
     MdsString,
     MdsUuid,
     Percent,
@@ -21,9 +22,7 @@ from app.core.mds_types import (
 from fleet.events.state_machines import StateMachine
 from telemetry.schema import Gps
 
-EventTypes = Annotated[
-    list[Annotated[str, Field(max_length=64)]], Field(min_length=1), AfterValidator(unique_items)
-]
+EventTypes = Annotated[list[MdsName], Field(min_length=1), AfterValidator(unique_items)]
 
 
 @with_config(FORBID_EXTRA)

@@ -2,10 +2,11 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from app.core.bounded import within_bounds
 from app.core.errors import InvalidInput
 
 
@@ -71,11 +72,10 @@ def parse_time(name: str, text: str) -> datetime:
         raise InvalidInput(
             f"{name}: not an RFC 3339 date-time: {text!r}{hint}", fields=(name,)
         ) from exc
-    if when.tzinfo is None:
-        raise InvalidInput(
-            f"{name}: give a date-time with an offset, e.g. 2026-10-25T00:00:00Z", fields=(name,)
-        )
-    return when.astimezone(UTC)
+    try:
+        return within_bounds(when)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}", fields=(name,)) from exc
 
 
 def check_window(start: datetime, end: datetime, max_span: timedelta) -> None:

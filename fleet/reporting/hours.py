@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from app.core.bounded import within_bounds
+
 HOUR = timedelta(hours=1)
 _HOUR_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -25,14 +27,14 @@ class HourState(StrEnum):
 
 
 def parse_hour(text: str) -> datetime:
-    """The start of the UTC hour `YYYY-MM-DDTHH`; ValueError when malformed."""
+    """The start of the UTC hour `YYYY-MM-DDTHH`; ValueError when malformed or out of range."""
     match = _HOUR_RE.match(text)
     if match is None:
         raise ValueError("expected an hour as YYYY-MM-DDTHH (UTC)")
     year, month, day, hour = (int(g) for g in match.groups())
     if hour > 23:
         raise ValueError("the hour must be 00 to 23")
-    return datetime(year, month, day, hour, tzinfo=UTC)
+    return within_bounds(datetime(year, month, day, hour, tzinfo=UTC))
 
 
 def period_state(end: datetime, now: datetime, lateness: timedelta) -> HourState:

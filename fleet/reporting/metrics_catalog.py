@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from app.core.bounded import NO_NUL, from_ms, within_bounds
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.core.mds_types import MIN_TIMESTAMP_MS
@@ -114,13 +115,28 @@ MEASURES: dict[str, Measure] = {
 }
 
 
+Name = Annotated[StrictStr, Field(max_length=255, pattern=NO_NUL)]
+
+
+def _time_value(value: str | int) -> str | int:
+    # Checked after the union, so that an error names the field alone.
+    if isinstance(value, int):
+        from_ms(value)
+    elif len(value) > 64 or "\x00" in value:
+        raise ValueError("expected YYYY-MM-DDTHH:MM with an optional offset")
+    return value
+
+
+TimeValue = Annotated[StrictStr | StrictInt, AfterValidator(_time_value)]
+
+
 class FilterBody(BaseModel):
     """One filter of a metrics query."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: StrictStr
-    values: list[StrictStr] = Field(min_length=1)
+    name: Name
+    values: list[Name] = Field(min_length=1)
 
 
 class QueryBody(BaseModel):
@@ -128,14 +144,14 @@ class QueryBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    measures: list[StrictStr] = Field(min_length=1)
-    interval: StrictStr
-    start_date: StrictStr | StrictInt = Field(
+    measures: list[Name] = Field(min_length=1)
+    interval: Name
+    start_date: TimeValue = Field(
         description="YYYY-MM-DDTHH:MM with optional offset, or integer ms since the epoch"
     )
-    end_date: StrictStr | StrictInt | None = None
-    timezone: StrictStr | None = Field(default=None, description="TZ database name; UTC if absent")
-    dimensions: list[StrictStr] = Field(default_factory=list)
+    end_date: TimeValue | None = None
+    timezone: Name | None = Field(default=None, description="TZ database name; UTC if absent")
+    dimensions: list[Name] = Field(default_factory=list)
     filters: list[FilterBody] = Field(default_factory=list)
 
 
@@ -218,9 +234,10 @@ def parse_time(value: str | int, tz: ZoneInfo, name: str) -> datetime:
     is a wall-clock time in `tz` (a time skipped by a daylight-saving change is refused, a
     repeated one is its first occurrence)."""
     if isinstance(value, int):
-        if value < MIN_TIMESTAMP_MS:
-            raise InvalidInput(f"{name} must be at or after {MIN_TIMESTAMP_MS}", fields=(name,))
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return from_ms(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{name}: {exc}", fields=(name,)) from exc
     match = _DATETIME.match(value)
     if match is None:
         raise InvalidInput(
@@ -235,11 +252,18 @@ def parse_time(value: str | int, tz: ZoneInfo, name: str) -> datetime:
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}", fields=(name,)) from exc
     if fixed is not None:
-        return naive.replace(tzinfo=fixed).astimezone(UTC)
-    when = naive.replace(tzinfo=tz).astimezone(UTC)
+        return _bounded(naive.replace(tzinfo=fixed), name)
+    when = _bounded(naive.replace(tzinfo=tz), name)
     if when.astimezone(tz).replace(tzinfo=None) != naive:
         raise InvalidInput(f"{name} {value} does not exist in {tz.key}", fields=(name,))
     return when
+
+
+def _bounded(when: datetime, name: str) -> datetime:
+    try:
+        return within_bounds(when)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}", fields=(name,)) from exc
 
 
 @cache

@@ -8,9 +8,13 @@ from pydantic import AfterValidator, Field, StrictStr, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from app.core.auth import Mode
+from app.core.bounded import JsonObject, SafeJson
 from app.core.mds_batch import BatchLimits, BatchSchema, Problem
 from app.core.mds_types import (
     FORBID_EXTRA,
+    Amount,
+    Duration,
+    MdsName,
     MdsString,
     MdsUuid,
     PositiveInt,
@@ -20,7 +24,7 @@ from app.core.mds_types import (
 from fleet.trips.attributes import attribute_problems
 from telemetry.schema import Gps
 
-TripTypes = Annotated[list[StrictStr], AfterValidator(unique_items)]
+TripTypes = Annotated[list[MdsName], AfterValidator(unique_items)]
 
 
 @with_config(FORBID_EXTRA)
@@ -32,22 +36,22 @@ class Trip(TypedDict):
     device_id: MdsUuid
     trip_id: MdsUuid
     journey_id: NotRequired[MdsUuid]
-    journey_attributes: NotRequired[dict[str, Any]]
+    journey_attributes: NotRequired[JsonObject]
     trip_type: NotRequired[TripTypes]
-    trip_attributes: NotRequired[dict[str, Any]]
-    fare_attributes: NotRequired[dict[str, Any]]
+    trip_attributes: NotRequired[JsonObject]
+    fare_attributes: NotRequired[JsonObject]
     start_time: TimestampMs
     end_time: TimestampMs
     start_location: Gps
     end_location: Gps
-    duration: PositiveInt
+    duration: Duration
     distance: PositiveInt
     publication_time: NotRequired[TimestampMs]
-    accessibility_attributes: NotRequired[list[StrictStr] | dict[str, Any]]
+    accessibility_attributes: NotRequired[Annotated[list[StrictStr] | dict[str, Any], SafeJson]]
     parking_verification_url: NotRequired[MdsString | None]
     parking_category: NotRequired[Literal["corral", "curb", "rack", "other_valid", "invalid"]]
-    standard_cost: NotRequired[int]
-    actual_cost: NotRequired[int]
+    standard_cost: NotRequired[Amount]
+    actual_cost: NotRequired[Amount]
     currency: NotRequired[Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]]
 
 

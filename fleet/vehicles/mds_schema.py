@@ -20,6 +20,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app.core.auth import Mode
+from app.core.bounded import LATEST
 from app.core.errors import BulkFailure
 from app.core.mds import PropulsionType, VehicleType
 from app.core.mds_types import (
@@ -40,7 +41,7 @@ def _iso_date(value: str) -> str:
     return value
 
 
-Year = Annotated[StrictInt, Field(ge=1970)]
+Year = Annotated[StrictInt, Field(ge=1970, le=LATEST.year)]
 IsoDate = Annotated[StrictStr, AfterValidator(_iso_date)]
 
 

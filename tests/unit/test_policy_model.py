@@ -520,7 +520,7 @@ def _rules(draw: st.DrawFn) -> dict[str, Any]:
     rule: dict[str, Any] = {
         "name": draw(
             st.text(
-                st.characters(exclude_categories=["Cs"], exclude_characters="\n\r\u2028\u2029"),
+                st.characters(exclude_categories=["Cs"], exclude_characters="\x00\n\r\u2028\u2029"),
                 max_size=20,
             )
         ),
@@ -559,7 +559,8 @@ def _rules(draw: st.DrawFn) -> dict[str, Any]:
         "start_time": _clock,
         "end_time": _clock,
         "messages": st.dictionaries(
-            st.sampled_from(["en-US", "sv-SE", "sv"]), st.text(max_size=10)
+            st.sampled_from(["en-US", "sv-SE", "sv"]),
+            st.text(st.characters(exclude_characters="\x00"), max_size=10),
         ),
     }.items():
         if draw(st.booleans()):
