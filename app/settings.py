@@ -30,11 +30,11 @@ class ApiSettings(BaseModel):
     max_page_size: int = Field(default=1000, ge=1)
     max_vehicle_batch: int = Field(default=1000, ge=1)
     # The largest legal batch is 5,000 Agency trips with every optional field at a
-    # realistic maximal size: about 1.6 kB each as measured (tests/test_body_limits.py
-    # builds one), 8 MB in all; telemetry points (about 0.7 kB) and events (about 1.1 kB)
-    # stay below. Twice that leaves room for longer attribute values and pretty-printing.
+    # realistic maximal size: 1.8 kB each as measured (tests/test_body_limits.py builds
+    # one), 9 MB in all; telemetry points (0.7 kB) and events (1.1 kB) stay below that.
+    # Twice 9 MB, rounded up to 20 MiB, leaves room for longer values and pretty-printing.
     max_body_bytes: int = Field(
-        default=16 * 1024 * 1024,
+        default=20 * 1024 * 1024,
         ge=1024,
         description="Largest request body in bytes; larger ones are refused (413) unread.",
     )
