@@ -191,9 +191,7 @@ async def test_largest_legal_telemetry_batch_is_stored(
     gateway = await tenant()
     devices = await register(client, gateway, count=100)
     t = now_ms() - 3_600_000
-    batch = [
-        _maximal_point(point(gateway, devices[i % 100], timestamp=t + i)) for i in range(5000)
-    ]
+    batch = [_maximal_point(point(gateway, devices[i % 100], timestamp=t + i)) for i in range(5000)]
     body = orjson.dumps(batch)
     headers = {**gateway.headers, "Content-Type": "application/json"}
     response = await client.post(TELEMETRY, headers=headers, content=body)
