@@ -45,7 +45,7 @@ def json_shape(body: bytes) -> JsonShape:
     in_string = np.logical_xor.accumulate(quotes) if kinds.size else quotes
     structure = kinds[~(in_string | quotes)]
     depths = np.cumsum(_STEP[structure], dtype=np.int32)
-    depth = int(depths.max()) if depths.size else 0
+    depth = max(int(depths.max()), 0) if depths.size else 0
     if body.lstrip()[:1] != b"[":
         return JsonShape(depth, None)
     commas = int(np.count_nonzero((structure == _COMMA) & (depths == 1)))

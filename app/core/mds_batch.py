@@ -116,6 +116,9 @@ def non_empty(decoded: Any) -> list[Any]:
 
 def context_failures(item: Any, problems: list[Problem]) -> list[BulkFailure]:
     """Failures for the problems a context check found: missing and bad fields apart."""
+    if not problems:
+        # The common case, once per item of every valid batch: keep it cheap.
+        return []
     failures = []
     for missing, error, lead in (
         (True, "missing_param", "A required parameter is missing: "),
