@@ -13,7 +13,11 @@ from app.core.json_shape import JsonShape, json_shape
 # Strings full of the characters that carry structure, escaped or not.
 TRICKY_TEXT = st.text(alphabet='[]{},"\\:ab \n\t\u00e9', max_size=8)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TRICKY_TEXT,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | TRICKY_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY_TEXT, inner, max_size=4),
     max_leaves=30,
 )
