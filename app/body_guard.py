@@ -101,7 +101,10 @@ class BodyGuard:
         if refusal is not None:
             await _refuse(scope, receive, send, refusal, unread_body=True)
             return
-        body = await _read_within(receive, self.rules.max_bytes)
+        try:
+            body = await _read_within(receive, self.rules.max_bytes)
+        except _ClientGone:
+            return
         if body is None:
             await _refuse(scope, receive, send, _too_large(self.rules.max_bytes), unread_body=True)
             return
@@ -128,6 +131,10 @@ class BodyGuard:
         )
 
 
+class _ClientGone(Exception):
+    """The client disconnected before its body was complete: nothing to answer."""
+
+
 async def _read_within(receive: Receive, max_bytes: int) -> bytes | None:
     """The whole body, or None as soon as it grows past `max_bytes` (the rest stays unread)."""
     chunks: list[bytes] = []
@@ -135,8 +142,7 @@ async def _read_within(receive: Receive, max_bytes: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            # The client went away; what it sent so far is all there is.
-            break
+            raise _ClientGone
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
