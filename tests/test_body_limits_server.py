@@ -5,13 +5,16 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.test_cli_and_server import ENV, FLEETBED, _free_port
+from tests.config import MDS_ACCEPT
+from tests.sql import fetchval
+from tests.test_cli_and_server import ENV, FLEETBED, _free_port, create_key, fleetbed
 
 HUNDRED_MB = 100 * 1024 * 1024
 # A bound that a server buffering a single one of these bodies would break.
@@ -111,3 +114,32 @@ def test_hundred_megabyte_bodies_get_413_with_flat_memory_and_health_answering(
     assert answers
     assert set(answers) == {200}
     assert httpx.get(health).status_code == 200
+
+
+def test_ten_megabytes_of_empty_events_are_refused_by_count_leaving_memory_flat(
+    server: tuple[int, int],
+) -> None:
+    port, pid = server
+    created = fleetbed("admin", "create-provider", "--name", f"limits-{uuid.uuid4().hex[:8]}")
+    assert created.returncode == 0, created.stderr
+    provider_id = created.stdout.strip()
+    try:
+        _, key = create_key(provider_id)
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "Accept": MDS_ACCEPT,
+            "Content-Type": "application/json",
+        }
+        body = b"[" + b",".join([b"{}"] * 3_500_000) + b"]"
+        url = f"http://127.0.0.1:{port}/mds/agency/events"
+        before = _rss_bytes(pid)
+        with httpx.Client(timeout=60) as http:
+            responses = [http.post(url, headers=headers, content=body) for _ in range(3)]
+            health = http.get(f"http://127.0.0.1:{port}/healthz")
+        after = _rss_bytes(pid)
+    finally:
+        fetchval("DELETE FROM providers WHERE provider_id = $1", uuid.UUID(provider_id))
+    assert [r.status_code for r in responses] == [413] * 3
+    assert "3500000 items sent; at most 5000" in responses[0].json()["error_description"]
+    assert after - before < RSS_GROWTH_LIMIT, (before, after)
+    assert health.status_code == 200
