@@ -3,6 +3,8 @@
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.json_shape import DEFAULT_MAX_DEPTH
+
 
 class AuthSettings(BaseModel):
     """Credentials and tokens."""
@@ -39,7 +41,9 @@ class ApiSettings(BaseModel):
         description="Largest request body in bytes; larger ones are refused (413) unread.",
     )
     max_json_depth: int = Field(
-        default=32, ge=2, description="Deepest nesting of arrays and objects in a JSON body."
+        default=DEFAULT_MAX_DEPTH,
+        ge=2,
+        description="Deepest nesting of arrays and objects in a JSON body.",
     )
 
 

@@ -13,7 +13,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from app.core.errors import BulkFailure
-from app.core.json_shape import json_shape
+from app.core.json_shape import DEFAULT_MAX_DEPTH, json_shape
 from app.core.mds_types import failures_from_error
 
 T = TypeVar("T")
@@ -29,9 +29,6 @@ class TooMany(ValueError):
 
 class TooDeep(ValueError):
     """The body nests arrays and objects deeper than allowed."""
-
-
-DEFAULT_MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
