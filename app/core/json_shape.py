@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Deep enough for every legal body (MDS batches nest about 4 levels, GeoJSON multipolygons
-# 6); validating
-# deeper free-form attribute trees would only cost time.
+# Deep enough for every legal body (MDS batches nest about 4 levels, GeoJSON
+# multipolygons 6); validating deeper free-form attribute trees would only cost time.
 DEFAULT_MAX_DEPTH = 32
 
 _QUOTE, _OPEN, _CLOSE, _COMMA = 1, 2, 3, 4
