@@ -23,10 +23,12 @@ from app.core.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
+    MalformedBody,
     NotFound,
     PayloadTooLarge,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
 )
 from app.mds_media import MDS_CONTENT_TYPE, UnsupportedVersion
 
@@ -41,6 +43,8 @@ STATUS: dict[type[DomainError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    MalformedBody: 400,
     Unavailable: 503,
     UnsupportedVersion: 406,
     UnsupportedGrant: 400,
@@ -55,6 +59,7 @@ MDS_ERROR_CODES: dict[int, str] = {
     406: "unsupported_version",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "bad_param",
     503: "unavailable",
 }

@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.authenticator import Authenticator, KeyCache
 from app.auth.tokens import TokenConfig
-from app.errors import install_error_handlers
+from app.body_guard import BodyGuard, BodyRules
+from app.errors import TOKEN_PATH, install_error_handlers
 from app.logging_setup import configure_logging
 from app.migrations import head_revision
 from app.observability import HttpMetrics, ObservabilityMiddleware
@@ -165,6 +166,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         TimeHorizonMiddleware, horizon=timedelta(days=settings.api.max_time_horizon_days)
     )
+    rules = BodyRules(
+        max_bytes=settings.api.max_body_bytes,
+        max_depth=settings.api.max_json_depth,
+        form_paths=frozenset({TOKEN_PATH}),
+        self_scanned=(mds_agency.router.prefix + "/",),
+    )
+    app.add_middleware(BodyGuard, rules=rules)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -4,6 +4,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.bounded import DEFAULT_HORIZON_DAYS
+from app.core.json_shape import DEFAULT_MAX_DEPTH
 
 
 class AuthSettings(BaseModel):
@@ -38,6 +39,20 @@ class ApiSettings(BaseModel):
         description="How far ahead of now a date or time in a request may lie; later ones "
         "(and any before 2018) are refused as bad input. MDS ingest is bound tighter, by "
         "telemetry.max_future_skew_s.",
+    )
+    # The largest legal batch is 5,000 Agency trips with every optional field at a
+    # realistic maximal size: 1.8 kB each as measured (tests/test_body_limits.py builds
+    # one), 9 MB in all; telemetry points (0.7 kB) and events (1.1 kB) stay below that.
+    # Twice 9 MB, rounded up to 20 MiB, leaves room for longer values and pretty-printing.
+    max_body_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body in bytes; larger ones are refused (413) unread.",
+    )
+    max_json_depth: int = Field(
+        default=DEFAULT_MAX_DEPTH,
+        ge=2,
+        description="Deepest nesting of arrays and objects in a JSON body.",
     )
 
 

@@ -304,7 +304,8 @@ async def test_body_that_is_not_a_non_empty_array_is_400(
     client: AsyncClient, tenant: TenantFactory, payload: Any, content: bytes | None
 ) -> None:
     gateway = await tenant()
-    response = await client.post(VEHICLES, headers=gateway.headers, json=payload, content=content)
+    json_headers = {**gateway.headers, "Content-Type": "application/json"}
+    response = await client.post(VEHICLES, headers=json_headers, json=payload, content=content)
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "bad_param"

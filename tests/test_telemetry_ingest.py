@@ -238,7 +238,8 @@ async def test_body_that_is_not_a_non_empty_array_is_400(
     client: AsyncClient, tenant: TenantFactory, content: bytes
 ) -> None:
     gateway = await tenant()
-    response = await client.post(TELEMETRY, headers=gateway.headers, content=content)
+    json_headers = {**gateway.headers, "Content-Type": "application/json"}
+    response = await client.post(TELEMETRY, headers=json_headers, content=content)
     assert response.status_code == 400
     assert response.json()["error"] == "bad_param"
     assert response.json()["error_details"] == ["body"]

@@ -34,7 +34,15 @@ class Forbidden(DomainError):
 
 
 class PayloadTooLarge(DomainError):
-    """The request carries more items than the configured limit."""
+    """The request carries more bytes or items than the configured limit."""
+
+
+class MalformedBody(DomainError):
+    """The body cannot be read at all: not JSON, or nested deeper than allowed."""
+
+
+class UnsupportedMediaType(DomainError):
+    """The body is in a media type the endpoint does not read."""
 
 
 class Unavailable(DomainError):

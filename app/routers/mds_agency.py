@@ -4,12 +4,18 @@ import time
 import uuid
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 
 from app.core.auth import Principal, Scope
 from app.core.errors import InvalidInput, PayloadTooLarge
-from app.core.mds_batch import BatchLimits
+from app.core.mds_batch import (
+    BatchLimits,
+    NotAnArray,
+    TooDeep,
+    TooMany,
+    check_shape,
+    decode_array,
+)
 from app.deps import SessionDep, get_resources, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from app.paging import DeviceId, PageDep
@@ -47,17 +53,16 @@ _VEHICLE_BATCH_BODY: dict[str, Any] = {
 
 
 async def _batch(request: Request) -> list[Any]:
-    """The body as a non-empty JSON array within the batch limit."""
+    """The body as a non-empty JSON array within the batch limits."""
+    settings = get_settings(request)
+    body = await request.body()
     try:
-        items = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(items, list) or not items:
-        raise InvalidInput("body must be a non-empty JSON array")
-    limit = get_settings(request).api.max_vehicle_batch
-    if len(items) > limit:
-        raise PayloadTooLarge(f"{len(items)} items sent; at most {limit} per request")
-    return items
+        check_shape(body, settings.api.max_vehicle_batch, settings.api.max_json_depth)
+        return decode_array(body)
+    except (NotAnArray, TooDeep) as exc:
+        raise InvalidInput(str(exc)) from exc
+    except TooMany as exc:
+        raise PayloadTooLarge(str(exc)) from exc
 
 
 def _bulk(success: int, total: int) -> dict[str, Any]:
@@ -163,6 +168,7 @@ async def _pipeline_args(request: Request) -> dict[str, Any]:
         now_ms=int(time.time() * 1000),
         max_future_ms=telemetry.max_future_skew_s * 1000,
         max_items=telemetry.max_batch,
+        max_depth=get_settings(request).api.max_json_depth,
     )
     return {
         "sessionmaker": get_resources(request).sessionmaker,

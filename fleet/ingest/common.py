@@ -10,7 +10,14 @@ from app.core.errors import (
     InvalidInput,
     PayloadTooLarge,
 )
-from app.core.mds_batch import BatchLimits, BatchSchema, NotAnArray, TooMany, parse_batch
+from app.core.mds_batch import (
+    BatchLimits,
+    BatchSchema,
+    NotAnArray,
+    TooDeep,
+    TooMany,
+    parse_batch,
+)
 from fleet.vehicles.directory import DeviceInfo
 
 T = TypeVar("T", bound=Mapping[str, Any])
@@ -20,7 +27,7 @@ def parse_or_reject(body: bytes, schema: BatchSchema[T], limits: BatchLimits) ->
     """The valid items of a body; any bad item rejects the whole batch."""
     try:
         parsed = parse_batch(body, schema, limits)
-    except NotAnArray as exc:
+    except (NotAnArray, TooDeep) as exc:
         raise InvalidInput(str(exc), fields=("body",)) from exc
     except TooMany as exc:
         raise PayloadTooLarge(str(exc)) from exc
