@@ -17,10 +17,6 @@ log = logging.getLogger("fleetbed.background")
 
 Step = Callable[[], Awaitable[None]]
 
-# However short a task's interval, readiness allows it this long between successes, so
-# that one slow step (a rebuild, a reload of many zones) does not flap readiness.
-MIN_STALE_AFTER_S = 15.0
-
 
 def backoff_s(failures: int, *, base_s: float, cap_s: float) -> float:
     """Wait before retry number `failures` (1 for the first): doubling from `base_s`, capped."""
@@ -34,6 +30,9 @@ class TaskHealth:
     name: str
     period_s: float
     started_at: float
+    # However short the period, readiness allows this long between successes, so that
+    # one slow step (a rebuild, a reload of many zones) does not flap readiness.
+    min_stale_after_s: float
     last_success: float | None = None
     last_error: str | None = None
     failures: int = 0
@@ -41,7 +40,7 @@ class TaskHealth:
     @property
     def stale_after_s(self) -> float:
         """How long the task may go without a success before it counts as failing."""
-        return max(3 * self.period_s, MIN_STALE_AFTER_S)
+        return max(3 * self.period_s, self.min_stale_after_s)
 
 
 def health_check(health: TaskHealth, *, died: str | None, now: float) -> Check:
@@ -65,6 +64,7 @@ class Supervisor:
     """Starts periodic tasks, tracks their health, and stops them without ever raising."""
 
     max_backoff_s: float = 30.0
+    min_stale_after_s: float = 15.0
     clock: Callable[[], float] = time.monotonic
     _tasks: dict[str, tuple[asyncio.Task[None], TaskHealth]] = field(default_factory=dict)
 
@@ -76,7 +76,9 @@ class Supervisor:
         `period_s` (default `interval_s`) is how often the step does its real work, for a
         step that paces itself (waits for messages): readiness and backoff are scaled by it.
         """
-        health = TaskHealth(name, period_s or interval_s, started_at=self.clock())
+        health = TaskHealth(
+            name, period_s or interval_s, self.clock(), min_stale_after_s=self.min_stale_after_s
+        )
         task = asyncio.create_task(self._run(step, health, interval_s), name=f"fleetbed-{name}")
         self._tasks[name] = (task, health)
 

@@ -140,7 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.telemetry_ingest = TelemetryIngest(directory, HistoryWriter(), live, rules)
         app.state.event_ingest = EventIngest(directory, live, rules)
         app.state.trip_ingest = TripIngest(directory)
-        supervisor = Supervisor()
+        supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
         _start_background(supervisor, settings, resources, live, registry)
         try:
