@@ -18,8 +18,8 @@ from app.core.auth import CITYWIDE_ROLES, Mode, Role
 from app.resources import make_engine
 from app.settings import BackgroundSettings, GeofenceSettings, HotStateSettings, Settings
 from fleet.tenancy.service import create_key, create_provider
-from tests.conftest import Tenant, make_settings
 from tests.config import TEST_DATABASE_URL
+from tests.conftest import Tenant, make_settings
 
 TEST_DSN = make_url(TEST_DATABASE_URL).set(drivername="postgresql")
 DATABASE = TEST_DSN.database

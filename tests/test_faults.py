@@ -4,9 +4,9 @@ back by itself."""
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -84,7 +84,8 @@ async def test_refused_database_answers_503_with_retry_after_and_recovers() -> N
         await pg.start()
 
         async def recovered() -> bool:
-            return (await readyz(http))["failing"] == []
+            failing: list[str] = (await readyz(http))["failing"]
+            return not failing
 
         await eventually(recovered, what="readiness after the database came back")
         assert (await post_points(http, gateway, devices)).status_code == 201
