@@ -1,12 +1,13 @@
 """Two real `fleetbed serve` processes through outages: B follows a zone A published while
 B's database was cut for longer than the resync interval, and B's live state comes back by
-itself after its Redis server was killed and restarted."""
+itself (and raises alerts again) after its Redis server was killed and restarted."""
 
 import asyncio
 import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 from app.core.auth import Role
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL
 from tests.faults import committed_tenants, eventually, proxy
-from tests.payloads import now_ms, point, vehicle
+from tests.payloads import event, now_ms, point, vehicle
 from tests.test_hotstate_recovery import RedisProcess
 from tests.test_zones_api import CENTRE, disc
 
@@ -157,6 +158,29 @@ async def test_second_process_follows_zones_and_rebuilds_live_state_after_outage
                 }
 
             await eventually(b_shows_the_vehicle, what="B's live state rebuilt")
+
+            # Alerts work again on B with Redis back: parking in the zone A published.
+            trip = [str(uuid.uuid4())]
+            parked = event(
+                gateway,
+                record["device_id"],
+                timestamp=now_ms(),
+                vehicle_state="available",
+                event_types=["trip_end"],
+                trip_ids=trip,
+                location={"lat": CENTRE[0], "lng": CENTRE[1]},
+            )
+            ended = await b.post("/mds/agency/events", headers=headers, json=[parked])
+            assert ended.status_code == 201, ended.text
+
+            async def b_raised_the_alert() -> bool:
+                alerts = await b.get("/v1/alerts", headers=manager_auth)
+                return alerts.status_code == 200 and any(
+                    a["kind"] == "parked_in_no_parking_zone" and a["zone_id"] == zone_id
+                    for a in alerts.json()
+                )
+
+            await eventually(b_raised_the_alert, what="B's parking alert")
 
             async def both_ready() -> bool:
                 return not await failing(a) and not await failing(b)
