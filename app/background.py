@@ -67,20 +67,30 @@ class Supervisor:
     min_stale_after_s: float = 15.0
     clock: Callable[[], float] = time.monotonic
     _tasks: dict[str, tuple[asyncio.Task[None], TaskHealth]] = field(default_factory=dict)
+    _closers: list[Step] = field(default_factory=list)
 
     def start(
-        self, name: str, step: Step, *, interval_s: float, period_s: float | None = None
+        self,
+        name: str,
+        step: Step,
+        *,
+        interval_s: float,
+        period_s: float | None = None,
+        close: Step | None = None,
     ) -> None:
         """Run `step` with `interval_s` seconds between runs until stopped, retrying failures.
 
         `period_s` (default `interval_s`) is how often the step does its real work, for a
         step that paces itself (waits for messages): readiness and backoff are scaled by it.
+        `close` releases what the steps hold, once the task has stopped.
         """
         health = TaskHealth(
             name, period_s or interval_s, self.clock(), min_stale_after_s=self.min_stale_after_s
         )
         task = asyncio.create_task(self._run(step, health, interval_s), name=f"fleetbed-{name}")
         self._tasks[name] = (task, health)
+        if close is not None:
+            self._closers.append(close)
 
     async def _run(self, step: Step, health: TaskHealth, interval_s: float) -> None:
         while True:
@@ -124,7 +134,8 @@ class Supervisor:
         ]
 
     async def stop(self) -> None:
-        """Cancel every task and wait for them; a task that died is logged, not raised."""
+        """Cancel every task, wait for them and run their closers; a task that died, or a
+        closer that fails, is logged, not raised."""
         tasks = [task for task, _ in self._tasks.values()]
         for task in tasks:
             task.cancel()
@@ -137,6 +148,12 @@ class Supervisor:
                     "background task had died", extra={"task": task.get_name(), "error": died}
                 )
         self._tasks.clear()
+        for close in self._closers:
+            try:
+                await close()
+            except Exception as exc:
+                log.warning("background task did not close cleanly", extra={"error": repr(exc)})
+        self._closers.clear()
 
 
 def _death(task: asyncio.Task[None]) -> str | None:

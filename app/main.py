@@ -104,7 +104,11 @@ def _start_background(
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)
         supervisor.start(
-            "zone-sync", sync.step, interval_s=0, period_s=settings.geofence.resync_interval_s
+            "zone-sync",
+            sync.step,
+            interval_s=0,
+            period_s=settings.geofence.resync_interval_s,
+            close=sync.close,
         )
 
 

@@ -1,12 +1,14 @@
 """Retry backoff and task health of background work, and which errors are outages."""
 
+import asyncio
+
 import asyncpg
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from app.background import TaskHealth, backoff_s, health_check
+from app.background import Supervisor, TaskHealth, backoff_s, health_check
 from app.core.outages import is_outage
 
 
@@ -87,3 +89,28 @@ def test_connection_class_errors_are_outages(error: BaseException) -> None:
 )
 def test_other_errors_are_not_outages(error: BaseException) -> None:
     assert not is_outage(error)
+
+
+async def test_supervisor_retries_a_failing_step_until_it_succeeds_and_closes_on_stop() -> None:
+    calls: list[str] = []
+    recovered = asyncio.Event()
+
+    async def flaky() -> None:
+        calls.append("step")
+        if len(calls) <= 2:
+            raise OSError("refused")
+        recovered.set()
+
+    async def close() -> None:
+        calls.append("closed")
+
+    supervisor = Supervisor(max_backoff_s=0.05, min_stale_after_s=60)
+    supervisor.start("flaky", flaky, interval_s=0.01, close=close)
+    await asyncio.wait_for(recovered.wait(), 10)
+    [check] = supervisor.checks()
+    assert check.ok, check
+    assert check.detail.startswith("last success")
+    await supervisor.stop()
+    assert calls[:3] == ["step"] * 3
+    assert calls[-1] == "closed"
+    assert supervisor.checks() == []
