@@ -64,6 +64,8 @@ class ZoneRegistry:
     tz: ZoneInfo
     snapshot: Snapshot = field(default_factory=lambda: Snapshot(None, ()))
     skipped: tuple[SkippedZone, ...] = ()
+    # False until a reload succeeded: the index is then empty for want of the database,
+    # not for want of zones.
     loaded: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Forbidden, InvalidInput, NotFound
+from app.core.mds_types import MIN_TIMESTAMP_MS
 from geofencing.covers import Cover, compile_cover
 from geofencing.geometry import GeometryError, parse_geometry
 from geofencing.models import Zone, ZoneCell
@@ -264,7 +265,7 @@ class SkippedZone:
 
 # MDS time starts in 2018: an earlier or unbounded (±infinity) stored instant is a row the
 # API accepts no longer, and a datetime Python cannot always do arithmetic on.
-EARLIEST_EFFECTIVE_AT = datetime(2018, 1, 1, tzinfo=UTC)
+EARLIEST_EFFECTIVE_AT = datetime.fromtimestamp(MIN_TIMESTAMP_MS / 1000, UTC)
 
 # What the driver raises for a stored value Python cannot represent (a date before year 1
 # once converted to UTC); PostgreSQL itself answered, so the session is still usable.
