@@ -4,14 +4,18 @@ Paths under `/mds/` answer with MDS error bodies; everything else with RFC 9457
 `application/problem+json`.
 """
 
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth.authenticator import UnsupportedGrant
@@ -26,11 +30,28 @@ from app.core.errors import (
     MalformedBody,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     Unauthenticated,
     Unavailable,
     UnsupportedMediaType,
 )
+from app.core.outages import is_outage
 from app.mds_media import MDS_CONTENT_TYPE, UnsupportedVersion
+
+log = logging.getLogger("fleetbed.errors")
+
+# What a client is told to wait while PostgreSQL or Redis cannot be reached: long enough for
+# a restart or a failover, short enough that gateways flush their buffers soon after.
+OUTAGE_RETRY_AFTER_S = 5
+
+# Errors that may be an outage; `is_outage` decides, anything else stays a 500.
+OUTAGE_CANDIDATES: tuple[type[Exception], ...] = (
+    OSError,
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    RedisError,
+)
 
 # Most specific first: the first class in an error's MRO that is listed wins.
 STATUS: dict[type[DomainError], int] = {
@@ -45,6 +66,7 @@ STATUS: dict[type[DomainError], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     MalformedBody: 400,
+    ServiceUnavailable: 503,
     Unavailable: 503,
     UnsupportedVersion: 406,
     UnsupportedGrant: 400,
@@ -140,7 +162,24 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
             "failures": [f.as_dict() for f in exc.failures],
         }
         return Response(orjson.dumps(body), status, media_type=MDS_CONTENT_TYPE)
-    return error_response(request, status, exc.detail, details=list(exc.fields))
+    headers = (
+        {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, ServiceUnavailable) else None
+    )
+    return error_response(request, status, exc.detail, details=list(exc.fields), headers=headers)
+
+
+async def _outage(request: Request, exc: Exception) -> Response:
+    if not is_outage(exc):
+        raise exc
+    log.warning(
+        "a dependency is unreachable; answering 503",
+        extra={"path": request.url.path, "error": repr(exc)[:300]},
+    )
+    unavailable = ServiceUnavailable(
+        "the service's database or cache cannot be reached; retry later",
+        retry_after_s=OUTAGE_RETRY_AFTER_S,
+    )
+    return await _domain_error(request, unavailable)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -168,3 +207,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for candidate in OUTAGE_CANDIDATES:
+        app.add_exception_handler(candidate, _outage)

@@ -1,19 +1,18 @@
 """Composition root: `create_app(settings)`."""
 
-import asyncio
 import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth.authenticator import Authenticator, KeyCache
 from app.auth.tokens import TokenConfig
+from app.background import Supervisor
 from app.body_guard import BodyGuard, BodyRules
 from app.errors import TOKEN_PATH, install_error_handlers
 from app.logging_setup import configure_logging
@@ -38,7 +37,7 @@ from app.routers import (
 )
 from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
-from app.zone_sync import follow_changes
+from app.zone_sync import ZoneSync
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
@@ -81,30 +80,45 @@ def _token_config(settings: Settings) -> TokenConfig:
     )
 
 
-def _start_upkeep(
-    settings: Settings, resources: Resources, live: LiveFeed
-) -> asyncio.Task[None] | None:
-    if settings.hotstate.catchup_interval_s <= 0:
-        return None
-    upkeep = Upkeep(
-        engine=resources.engine,
-        sessionmaker=resources.sessionmaker,
-        live=live,
-        policy=PartitionPolicy(
-            settings.telemetry.partition_days_ahead, settings.telemetry.retention_days
-        ),
-        partition_interval_s=settings.telemetry.maintenance_interval_s,
-        tick_s=settings.hotstate.catchup_interval_s,
-        abandon_after_s=settings.trips.abandon_after_s,
-    )
-    return asyncio.create_task(upkeep.run(), name="fleetbed-upkeep")
+def _start_background(
+    supervisor: Supervisor,
+    settings: Settings,
+    resources: Resources,
+    live: LiveFeed,
+    registry: ZoneRegistry,
+) -> None:
+    if settings.hotstate.catchup_interval_s > 0:
+        upkeep = Upkeep(
+            engine=resources.engine,
+            sessionmaker=resources.sessionmaker,
+            live=live,
+            policy=PartitionPolicy(
+                settings.telemetry.partition_days_ahead, settings.telemetry.retention_days
+            ),
+            abandon_after_s=settings.trips.abandon_after_s,
+        )
+        supervisor.start(
+            "partitions", upkeep.partitions, interval_s=settings.telemetry.maintenance_interval_s
+        )
+        supervisor.start(
+            "hotstate-catchup", upkeep.catch_up, interval_s=settings.hotstate.catchup_interval_s
+        )
+    if settings.geofence.follow_changes:
+        sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)
+        supervisor.start(
+            "zone-sync",
+            sync.step,
+            interval_s=0,
+            period_s=settings.geofence.resync_interval_s,
+            close=sync.close,
+        )
 
 
 async def _load_zones(registry: ZoneRegistry, resources: Resources) -> None:
     try:
         await registry.reload(resources.sessionmaker)
-    except (OSError, SQLAlchemyError) as exc:
-        # Start anyway: /readyz reports the database, and the zone sync retries.
+    except Exception as exc:
+        # Start anyway: /readyz reports the database and the zones, and the zone sync retries.
         log.warning("zones not loaded at start", extra={"error": repr(exc)})
 
 
@@ -132,22 +146,14 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.telemetry_ingest = TelemetryIngest(directory, HistoryWriter(), live, rules)
         app.state.event_ingest = EventIngest(directory, live, rules)
         app.state.trip_ingest = TripIngest(directory)
-        tasks = [_start_upkeep(settings, resources, live)]
-        if settings.geofence.follow_changes:
-            tasks.append(
-                asyncio.create_task(
-                    follow_changes(registry, resources, settings.geofence.resync_interval_s),
-                    name="fleetbed-zone-sync",
-                )
-            )
+        supervisor = Supervisor(**settings.background.model_dump())
+        app.state.background = supervisor
+        _start_background(supervisor, settings, resources, live, registry)
         try:
             yield
         finally:
-            for task in tasks:
-                if task is not None:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+            # Neither a task that died nor a failing close keeps the others from closing.
+            await supervisor.stop()
             await close_resources(resources)
 
     app = FastAPI(

@@ -1,11 +1,13 @@
 """Readiness checks of the services a fleetbed process depends on."""
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import text
 
 from app.resources import Resources
+from geofencing.zones import SkippedZone
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -58,3 +60,17 @@ async def check_all(resources: Resources) -> list[Check]:
         except Exception as exc:
             results.append(Check(name, False, f"{type(exc).__name__}: {exc}"[:200]))
     return results
+
+
+def zones_check(loaded: bool, skipped: Sequence[SkippedZone]) -> Check:
+    """The zone index: failing until it loaded once; skipped rows are reported, not failing.
+
+    A skipped zone is a stored row this version cannot index (logged with its error); the
+    process serves every other zone, so it stays ready and an operator fixes the row.
+    """
+    if not loaded:
+        return Check("zones", False, "zone index not loaded yet")
+    if not skipped:
+        return Check("zones", True, "all zones indexed")
+    ids = ", ".join(str(zone.zone_id) for zone in skipped)
+    return Check("zones", True, f"{len(skipped)} zones skipped: {ids}"[:500])

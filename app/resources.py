@@ -1,5 +1,6 @@
 """Process-wide resources, created in the lifespan and closed at shutdown."""
 
+import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.settings import Settings
+
+log = logging.getLogger("fleetbed")
 
 
 @dataclass
@@ -62,6 +65,12 @@ def open_resources(settings: Settings, alembic_head: str | None) -> Resources:
 
 
 async def close_resources(resources: Resources) -> None:
-    """Release pools and connections."""
-    await resources.redis.aclose()
-    await resources.engine.dispose()
+    """Release pools and connections; one failing to close does not keep the other open."""
+    try:
+        await resources.redis.aclose()
+    except Exception as exc:
+        log.warning("redis client did not close cleanly", extra={"error": repr(exc)})
+    try:
+        await resources.engine.dispose()
+    except Exception as exc:
+        log.warning("database pool did not close cleanly", extra={"error": repr(exc)})

@@ -191,6 +191,20 @@ class ExportSettings(BaseModel):
     )
 
 
+class BackgroundSettings(BaseModel):
+    """Retries and readiness of background tasks (zone sync, upkeep)."""
+
+    max_backoff_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between retries of a failing task."
+    )
+    min_stale_after_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="A task counts as failing in /readyz when it has not succeeded for "
+        "max(3 x its interval, this).",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -221,3 +235,4 @@ class Settings(BaseSettings):
     provider: ProviderApiSettings = ProviderApiSettings()
     exports: ExportSettings = ExportSettings()
     metrics: MetricsSettings = MetricsSettings()
+    background: BackgroundSettings = BackgroundSettings()

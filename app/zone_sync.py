@@ -3,8 +3,10 @@
 import asyncio
 import logging
 from contextlib import suppress
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,35 +45,54 @@ async def _signature(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[ob
         return tuple(row)
 
 
-async def follow_changes(
-    registry: ZoneRegistry, resources: Resources, resync_interval_s: float
-) -> None:
-    """Reload on every announcement, and whenever the zone table changed unannounced."""
-    redis = resources.redis
-    seen = await _signature(resources.sessionmaker)
-    loop = asyncio.get_running_loop()
-    next_check = loop.time() + resync_interval_s
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    subscribed = False
-    try:
-        while True:
-            changed = False
-            try:
-                if not subscribed:
-                    await pubsub.subscribe(channel(redis))
-                    subscribed = True
-                changed = await pubsub.get_message(timeout=1.0) is not None
-            except (RedisError, OSError):
-                subscribed = False
-                await asyncio.sleep(1.0)
-            if loop.time() >= next_check:
-                next_check = loop.time() + resync_interval_s
-                current = await _signature(resources.sessionmaker)
-                changed = changed or current != seen
-                seen = current
-            if changed:
-                count = await registry.reload(resources.sessionmaker)
-                log.info("zone index reloaded", extra={"zones": count})
-    finally:
-        with suppress(RedisError, OSError):
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+@dataclass
+class ZoneSync:
+    """Follows zone changes: one `step` waits briefly for an announcement, checks the zone
+    table when due, and reloads when either says so. A failed step changes nothing it
+    has not finished, so the supervisor's retry picks up where it stopped."""
+
+    registry: ZoneRegistry
+    resources: Resources
+    resync_interval_s: float
+    # How long one step listens for an announcement.
+    listen_s: float = 1.0
+    _seen: tuple[object, ...] | None = None
+    _pending: bool = False
+    _next_check: float = 0.0
+    _pubsub: PubSub | None = None
+
+    async def step(self) -> None:
+        """Listen, check when due, reload if anything changed; raises on database errors."""
+        self._pending = await self._heard() or self._pending
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_check and not self._pending and self.registry.loaded:
+            return
+        current = await _signature(self.resources.sessionmaker)
+        if self._pending or current != self._seen or not self.registry.loaded:
+            count = await self.registry.reload(self.resources.sessionmaker)
+            log.info("zone index reloaded", extra={"zones": count})
+        self._seen, self._pending = current, False
+        self._next_check = loop.time() + self.resync_interval_s
+
+    async def _heard(self) -> bool:
+        """Whether an announcement arrived; a Redis outage is waited out, not raised: the
+        periodic check of the table covers it."""
+        try:
+            if self._pubsub is None:
+                pubsub = self.resources.redis.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = pubsub
+                await pubsub.subscribe(channel(self.resources.redis))
+                # Announcements made while unsubscribed are lost: check the table now.
+                self._next_check = 0.0
+            return await self._pubsub.get_message(timeout=self.listen_s) is not None
+        except (RedisError, OSError):
+            await self.close()
+            await asyncio.sleep(self.listen_s)
+            return False
+
+    async def close(self) -> None:
+        """Drop the subscription (it is made again on the next step)."""
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,11 +1,9 @@
 """Background upkeep of one API process: history partitions and the live state."""
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fleet.ingest.live import LiveFeed
@@ -59,36 +57,26 @@ async def catch_up(live: LiveFeed, sessionmaker: async_sessionmaker[AsyncSession
 
 @dataclass
 class Upkeep:
-    """Runs partition maintenance and live-state catch-up on their intervals."""
+    """Partition maintenance and live-state catch-up, one step each; the caller repeats
+    them on their intervals and retries failures."""
 
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     live: LiveFeed
     policy: PartitionPolicy
-    partition_interval_s: float
-    tick_s: float
     abandon_after_s: float
 
-    async def run(self) -> None:
-        """Loop until cancelled; failures are logged and retried on the next tick."""
-        next_partitions = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            if loop.time() >= next_partitions:
-                try:
-                    await maintain_partitions(self.engine, self.policy, datetime.now(UTC).date())
-                    async with self.sessionmaker.begin() as session:
-                        await close_abandoned(
-                            session, now=datetime.now(UTC), after_s=self.abandon_after_s
-                        )
-                    next_partitions = loop.time() + self.partition_interval_s
-                except Exception:
-                    log.exception("partition maintenance failed")
-            try:
-                await catch_up(self.live, self.sessionmaker)
-            except (RedisError, OSError) as exc:
-                self.live.stale = True
-                log.warning("hot state catch-up waits for Redis", extra={"error": repr(exc)})
-            except Exception:
-                log.exception("hot state catch-up failed")
-            await asyncio.sleep(self.tick_s)
+    async def partitions(self) -> None:
+        """Make the coming days' partitions, drop expired ones, close abandoned trips."""
+        await maintain_partitions(self.engine, self.policy, datetime.now(UTC).date())
+        async with self.sessionmaker.begin() as session:
+            await close_abandoned(session, now=datetime.now(UTC), after_s=self.abandon_after_s)
+
+    async def catch_up(self) -> None:
+        """Rebuild the live state if it missed updates; a failure leaves it marked stale."""
+        try:
+            await catch_up(self.live, self.sessionmaker)
+        except BaseException:
+            # Redis gone, or a rebuild cut short: the live state cannot be trusted.
+            self.live.stale = True
+            raise

@@ -1,6 +1,7 @@
 """The zones in force in this process: an in-memory `ZoneIndex` rebuilt when zones change."""
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,10 +11,12 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from geofencing.covers import compile_cover
+from geofencing.covers import Cover, compile_cover
 from geofencing.violations import ZoneFacts
 from geofencing.zone_index import ZoneIndex
-from geofencing.zones import CompiledZone, load_active
+from geofencing.zones import CompiledZone, SkippedZone, load_active
+
+log = logging.getLogger("fleetbed.zones")
 
 
 @dataclass(frozen=True)
@@ -51,37 +54,67 @@ class Snapshot:
 
 @dataclass
 class ZoneRegistry:
-    """Holds the current snapshot; `reload` builds a new one off the event loop."""
+    """Holds the current snapshot; `reload` builds a new one off the event loop.
+
+    A stored zone that cannot be indexed (odd row, geometry or cover) is left out, logged
+    and listed in `skipped`; the others are served.
+    """
 
     resolution: int
     tz: ZoneInfo
     snapshot: Snapshot = field(default_factory=lambda: Snapshot(None, ()))
+    skipped: tuple[SkippedZone, ...] = ()
+    # False until a reload succeeded: the index is then empty for want of the database,
+    # not for want of zones.
+    loaded: bool = False
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def reload(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         """Load the active zones and their covers from the record; returns how many."""
         async with self._lock:
             async with sessionmaker() as session:
-                zones = tuple(await load_active(session))
-            index = await asyncio.to_thread(self._build, zones) if zones else None
-            self.snapshot = Snapshot(index, zones)
-        return len(zones)
+                stored, unreadable = await load_active(session)
+            snapshot, unusable = await asyncio.to_thread(self._build, stored)
+            skipped = (*unreadable, *unusable)
+            for zone in skipped:
+                log.error(
+                    "zone skipped: it cannot be indexed",
+                    extra={"zone_id": str(zone.zone_id), "error": zone.error},
+                )
+            self.snapshot, self.skipped, self.loaded = snapshot, skipped, True
+        return len(snapshot.zones)
 
-    def _build(self, zones: tuple[CompiledZone, ...]) -> ZoneIndex[int]:
-        # Zones published under another resolution setting are compiled again here.
-        covers = [
-            z.cover
-            if z.cover.resolution == self.resolution
-            else compile_cover(z.geometry, self.resolution)
-            for z in zones
-        ]
-        return ZoneIndex.build(
-            [
-                (i, z.geometry, cover)
-                for i, (z, cover) in enumerate(zip(zones, covers, strict=True))
-            ],
-            self.resolution,
+    def _build(self, stored: list[CompiledZone]) -> tuple[Snapshot, list[SkippedZone]]:
+        usable: list[tuple[CompiledZone, Cover]] = []
+        skipped: list[SkippedZone] = []
+        for zone in stored:
+            try:
+                usable.append((zone, self._checked_cover(zone)))
+            except Exception as exc:  # any zone that fails here is skipped, never fatal
+                skipped.append(SkippedZone(zone.zone_id, repr(exc)))
+        zones = tuple(zone for zone, _ in usable)
+        index = (
+            ZoneIndex.build(
+                [(i, zone.geometry, cover) for i, (zone, cover) in enumerate(usable)],
+                self.resolution,
+            )
+            if usable
+            else None
         )
+        return Snapshot(index, zones), skipped
+
+    def _checked_cover(self, zone: CompiledZone) -> Cover:
+        """The zone's cover at this resolution, once the zone passed every check the
+        snapshot and the index make, so that building them from checked zones cannot fail."""
+        # Zones published under another resolution setting are compiled again here.
+        cover = (
+            zone.cover
+            if zone.cover.resolution == self.resolution
+            else compile_cover(zone.geometry, self.resolution)
+        )
+        ZoneIndex.check_zone(zone.zone_id, zone.geometry, cover, self.resolution)
+        Snapshot(None, (zone,))
+        return cover
 
     def applies(
         self, zone: CompiledZone, when: datetime, vehicle_type: str | None, provider: str | None

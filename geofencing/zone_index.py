@@ -97,6 +97,26 @@ class ZoneIndex(Generic[K]):
         self._geometry_array = np.empty(len(geometries), dtype=object)
         self._geometry_array[:] = geometries
 
+    @staticmethod
+    def check_zone(
+        key: Hashable, geom: Polygon | MultiPolygon, cover: Cover, resolution: int
+    ) -> NDArray[np.uint64]:
+        """The zone's cells, or ValueError if the index cannot take this zone."""
+        if cover.resolution != resolution:
+            raise ValueError(
+                f"zone {key!r}: cover has resolution {cover.resolution}, index {resolution}"
+            )
+        if geom.is_empty:
+            raise ValueError(f"zone {key!r}: empty geometry")
+        if not geom.is_valid:
+            # GEOS answers point queries on invalid polygons inconsistently (a prepared
+            # MultiPolygon with overlapping parts puts the overlap outside).
+            raise ValueError(f"zone {key!r}: invalid geometry: {shapely.is_valid_reason(geom)}")
+        cells = np.concatenate([cover.interior, cover.boundary]).astype(np.uint64)
+        if np.unique(cells).size != cells.size:
+            raise ValueError(f"zone {key!r}: cover lists a cell twice")
+        return cells
+
     @classmethod
     def build(
         cls,
@@ -110,19 +130,7 @@ class ZoneIndex(Generic[K]):
         zone_parts: list[NDArray[np.int32]] = []
         flag_parts: list[NDArray[np.bool_]] = []
         for z, (key, geom, cover) in enumerate(zones):
-            if cover.resolution != resolution:
-                raise ValueError(
-                    f"zone {key!r}: cover has resolution {cover.resolution}, index {resolution}"
-                )
-            if geom.is_empty:
-                raise ValueError(f"zone {key!r}: empty geometry")
-            if not geom.is_valid:
-                # GEOS answers point queries on invalid polygons inconsistently (a prepared
-                # MultiPolygon with overlapping parts puts the overlap outside).
-                raise ValueError(f"zone {key!r}: invalid geometry: {shapely.is_valid_reason(geom)}")
-            cells = np.concatenate([cover.interior, cover.boundary]).astype(np.uint64)
-            if np.unique(cells).size != cells.size:
-                raise ValueError(f"zone {key!r}: cover lists a cell twice")
+            cells = cls.check_zone(key, geom, cover, resolution)
             cell_parts.append(cells)
             zone_parts.append(np.full(cells.size, z, dtype=np.int32))
             flag_parts.append(

@@ -13,6 +13,7 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import ColumnElement, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.bounded import EARLIEST
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from geofencing.covers import Cover, compile_cover
 from geofencing.geometry import GeometryError, parse_geometry
@@ -254,11 +255,74 @@ async def cell_counts(
     return {zone_id: (int(i), int(b)) for zone_id, i, b in rows}
 
 
-async def load_active(session: AsyncSession) -> list[CompiledZone]:
-    """Every zone not retired, with its stored cover, for the zone index."""
-    zones = (await session.execute(select(Zone).where(Zone.retired_at.is_(None)))).scalars().all()
+@dataclass(frozen=True)
+class SkippedZone:
+    """A stored zone the index cannot use, and why."""
+
+    zone_id: uuid.UUID
+    error: str
+
+
+# What the driver raises for a stored value Python cannot represent (a date before year 1
+# once converted to UTC); PostgreSQL itself answered, so the session is still usable.
+_UNDECODABLE = (ValueError, ArithmeticError, TypeError)
+
+
+def compile_stored(zone: Zone, interior: list[int], boundary: list[int]) -> CompiledZone:
+    """A stored zone ready for the index; raises naming what is odd about the row."""
+    effective_at = zone.effective_at
+    if effective_at.tzinfo is None or effective_at < EARLIEST:
+        # An earlier or unbounded (±infinity) stored instant is a row the API accepts no
+        # longer, and a datetime Python cannot always do arithmetic on.
+        raise ValueError(f"effective_at {effective_at} is not an instant from 2018 on")
+    return CompiledZone(
+        zone_id=zone.zone_id,
+        name=zone.name,
+        rule=zone_rule(zone),
+        effective_at=effective_at,
+        geometry=to_shape(zone.geometry),
+        cover=Cover(
+            resolution=zone.resolution,
+            interior=np.array(interior, dtype=np.uint64),
+            boundary=np.array(boundary, dtype=np.uint64),
+        ),
+    )
+
+
+async def _stored_active(session: AsyncSession, zone_id: uuid.UUID | None) -> Sequence[Zone]:
+    query = select(Zone).where(Zone.retired_at.is_(None))
+    if zone_id is not None:
+        query = query.where(Zone.zone_id == zone_id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def _readable_active(session: AsyncSession) -> tuple[list[Zone], list[SkippedZone]]:
+    """Every active zone row the driver can decode; one that it cannot is skipped alone."""
+    try:
+        return list(await _stored_active(session, None)), []
+    except _UNDECODABLE:
+        # One undecodable value fails the whole read: read the zones one by one instead.
+        ids = (
+            (await session.execute(select(Zone.zone_id).where(Zone.retired_at.is_(None))))
+            .scalars()
+            .all()
+        )
+    readable: list[Zone] = []
+    skipped: list[SkippedZone] = []
+    for zone_id in ids:
+        try:
+            readable.extend(await _stored_active(session, zone_id))
+        except _UNDECODABLE as exc:
+            skipped.append(SkippedZone(zone_id, f"unreadable row: {exc!r}"))
+    return readable, skipped
+
+
+async def load_active(session: AsyncSession) -> tuple[list[CompiledZone], list[SkippedZone]]:
+    """Every zone not retired, with its stored cover, for the zone index; and the zones
+    whose rows cannot be used, so that one odd row never stops the others loading."""
+    zones, skipped = await _readable_active(session)
     if not zones:
-        return []
+        return [], skipped
     cells = (
         await session.execute(
             select(ZoneCell.zone_id, ZoneCell.cell, ZoneCell.interior).where(
@@ -269,18 +333,10 @@ async def load_active(session: AsyncSession) -> list[CompiledZone]:
     grouped: dict[uuid.UUID, tuple[list[int], list[int]]] = {z.zone_id: ([], []) for z in zones}
     for zone_id, cell, interior in cells:
         grouped[zone_id][0 if interior else 1].append(cell)
-    return [
-        CompiledZone(
-            zone_id=z.zone_id,
-            name=z.name,
-            rule=zone_rule(z),
-            effective_at=z.effective_at,
-            geometry=to_shape(z.geometry),
-            cover=Cover(
-                resolution=z.resolution,
-                interior=np.array(grouped[z.zone_id][0], dtype=np.uint64),
-                boundary=np.array(grouped[z.zone_id][1], dtype=np.uint64),
-            ),
-        )
-        for z in zones
-    ]
+    compiled: list[CompiledZone] = []
+    for zone in zones:
+        try:
+            compiled.append(compile_stored(zone, *grouped[zone.zone_id]))
+        except Exception as exc:  # any odd row is skipped, never fatal
+            skipped.append(SkippedZone(zone.zone_id, repr(exc)))
+    return compiled, skipped

@@ -17,7 +17,7 @@ async def test_readyz_reports_every_dependency_ready(client: AsyncClient) -> Non
     body = response.json()
     assert response.status_code == 200, body
     assert body["failing"] == []
-    assert set(body["checks"]) == {"postgresql", "postgis", "migrations", "redis"}
+    assert set(body["checks"]) == {"postgresql", "postgis", "migrations", "redis", "zones"}
     assert all(check["ok"] for check in body["checks"].values())
 
 
@@ -43,7 +43,8 @@ async def test_readyz_is_503_naming_redis_when_redis_is_down() -> None:
 async def test_readyz_is_503_naming_postgresql_when_it_is_unreachable() -> None:
     response = await readyz_with(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/x")
     assert response.status_code == 503
-    assert response.json()["failing"] == ["postgresql"]
+    # Without the database the zone index could not load either.
+    assert response.json()["failing"] == ["postgresql", "zones"]
 
 
 async def test_readyz_is_503_naming_migrations_when_the_schema_is_behind(
@@ -53,7 +54,7 @@ async def test_readyz_is_503_naming_migrations_when_the_schema_is_behind(
     response = await readyz_with(database_url=scratch_database_url)
     body = response.json()
     assert response.status_code == 503
-    assert body["failing"] == ["migrations"]
+    assert body["failing"] == ["migrations", "zones"]
     assert body["checks"]["postgis"]["ok"] is True
 
 

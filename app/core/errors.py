@@ -83,3 +83,11 @@ class BulkAlreadyRegistered(BulkRejected):
 
 class BulkUnregistered(BulkRejected):
     """Some items of a batch name devices the caller has not registered."""
+
+
+class ServiceUnavailable(DomainError):
+    """A service this request needs cannot be reached now; the same request may work later."""
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

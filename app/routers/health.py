@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import get_resources
-from app.readiness import Check, check_all
+from app.readiness import Check, check_all, zones_check
 
 router = APIRouter(tags=["operations"])
 
@@ -21,14 +21,19 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     operation_id="readyz",
-    summary="PostgreSQL, PostGIS, Redis and migrations are in order",
-    responses={503: {"description": "A dependency is not ready; `failing` names it."}},
+    summary="PostgreSQL, PostGIS, Redis, migrations, zones and background tasks are in order",
+    responses={
+        503: {"description": "A dependency or background task is not ready; `failing` names it."}
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     """200 when every dependency is ready, else 503 naming the failing ones."""
     checks = await check_all(get_resources(request))
     if request.app.state.live.stale:
         checks.append(Check("hotstate", False, "missed updates; rebuild pending"))
+    zones = request.app.state.zones
+    checks.append(zones_check(zones.loaded, zones.skipped))
+    checks.extend(request.app.state.background.checks())
     failing = [c.name for c in checks if not c.ok]
     body: dict[str, Any] = {
         "status": "degraded" if failing else "ready",

@@ -12,10 +12,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from app.core.bounded import NO_NUL, from_ms, within_bounds
+from app.core.bounded import EARLIEST, NO_NUL, from_ms, within_bounds
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
-from app.core.mds_types import MIN_TIMESTAMP_MS
 from fleet.reporting.metrics_compute import (
     Cell,
     Interval,
@@ -33,7 +32,7 @@ from fleet.reporting.metrics_compute import (
     trips_per_vehicle,
 )
 
-SINCE = datetime.fromtimestamp(MIN_TIMESTAMP_MS / 1000, UTC)
+SINCE = EARLIEST
 
 # States of a vehicle "in the public right of way" (dockless metrics): the MDS 1.x
 # available, unavailable, reserved and trip are 2.0's available, non_operational,
