@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.allowed_methods import AllowedMethods
 from app.auth.authenticator import Authenticator, KeyCache
 from app.auth.tokens import TokenConfig
 from app.errors import install_error_handlers
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):
         app.include_router(module.router)
     app.include_router(policies.mds)
+    app.add_middleware(AllowedMethods, routes=app.routes)
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
