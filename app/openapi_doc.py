@@ -89,20 +89,20 @@ def _has_parameters(operation: dict[str, Any]) -> bool:
     )
 
 
-def operation_facts(route: RouteContext, operation: dict[str, Any]) -> OperationFacts:
+def operation_facts(route: RouteContext, path: str, operation: dict[str, Any]) -> OperationFacts:
     """What a route's dependencies and its documented operation say about its errors."""
     calls = list(_calls(route.dependant))
     authenticated = get_principal in calls
     return OperationFacts(
         operation_id=operation["operationId"],
-        mds=route.path.startswith("/mds/"),
+        mds=path.startswith("/mds/"),
         authenticated=authenticated,
         scope_checked=any(getattr(c, "__code__", None) is _SCOPE_CHECK for c in calls),
         database=authenticated or _SESSION in calls,
         negotiates=mds_version in calls,
         has_parameters=_has_parameters(operation),
         has_body="requestBody" in operation or operation["operationId"] in BATCHES,
-        has_path_id="{" in route.path,
+        has_path_id="{" in path,
         batch=operation["operationId"] in BATCHES,
     )
 
@@ -134,7 +134,9 @@ def _exactly_one_of(operation: dict[str, Any], names: tuple[str, ...]) -> None:
             parameter["description"] = f"{parameter.get('description', '')} {note}".strip()
 
 
-def complete_operation(route: RouteContext, operation: dict[str, Any], settings: Settings) -> None:
+def complete_operation(
+    route: RouteContext, path: str, operation: dict[str, Any], settings: Settings
+) -> None:
     """Add an operation's batch body, required parameters, security and error responses."""
     op_id = operation["operationId"]
     if op_id in BATCHES:
@@ -143,7 +145,7 @@ def complete_operation(route: RouteContext, operation: dict[str, Any], settings:
     _require_parameters(operation, REQUIRED_PARAMETERS.get(op_id, ()))
     if op_id in EXACTLY_ONE_OF:
         _exactly_one_of(operation, EXACTLY_ONE_OF[op_id])
-    facts = operation_facts(route, operation)
+    facts = operation_facts(route, path, operation)
     if facts.authenticated:
         operation["security"] = [{BEARER: []}]
     responses = operation.setdefault("responses", {})
@@ -184,10 +186,11 @@ def complete_document(app: FastAPI, document: dict[str, Any], settings: Settings
     for route in iter_route_contexts(app.routes):
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
+        path = str(route.path_format)
         for method in route.methods or ():
-            operation = document["paths"][route.path_format].get(method.lower())
+            operation = document["paths"][path].get(method.lower())
             if operation is not None:
-                complete_operation(route, operation, settings)
+                complete_operation(route, path, operation, settings)
     _drop_unreferenced(document)
 
 

@@ -100,7 +100,7 @@ def _headers(status: int) -> dict[str, Any]:
 def error_response(status: int, facts: OperationFacts) -> dict[str, Any]:
     """The documented response for one error status of an operation."""
     if facts.mds:
-        schema = _ref("MdsError")
+        schema: dict[str, Any] = _ref("MdsError")
         if facts.batch and status in {400, 404, 409}:
             schema = {"anyOf": [_ref("MdsBulkFailure"), _ref("MdsError")]}
         content = {MDS_CONTENT_TYPE: {"schema": schema}}
