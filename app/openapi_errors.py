@@ -71,7 +71,8 @@ def error_statuses(facts: OperationFacts) -> set[int]:
     """Every error status the operation can answer."""
     statuses = set(EXTRA_STATUSES.get(facts.operation_id, ()))
     rules = {
-        400: facts.mds and (facts.has_parameters or facts.has_body),
+        # Outside MDS a body that is not JSON at all is a 400, an invalid one a 422.
+        400: facts.has_body or (facts.mds and facts.has_parameters),
         401: facts.authenticated,
         403: facts.scope_checked,
         404: facts.has_path_id,
