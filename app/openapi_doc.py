@@ -101,7 +101,7 @@ def operation_facts(route: RouteContext, path: str, operation: dict[str, Any]) -
         database=authenticated or _SESSION in calls,
         negotiates=mds_version in calls,
         has_parameters=_has_parameters(operation),
-        has_body="requestBody" in operation or operation["operationId"] in BATCHES,
+        has_body="requestBody" in operation,
         has_path_id="{" in path,
         batch=operation["operationId"] in BATCHES,
     )
