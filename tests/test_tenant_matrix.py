@@ -27,6 +27,7 @@ from tests.test_zones_api import CENTRE, disc, zone
 
 INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
+HOUR_MS = 3_600_000
 # Path parameters that name one of A's objects: B must get 403 or 404.
 OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id")
 
@@ -37,29 +38,16 @@ class Owned:
 
     provider_id: str
     device_id: str
-    vehicle_id: str
     zone_id: str
-    trip_id: str
-    event_id: str
-    telemetry_id: str
-    alert_ids: tuple[str, ...]
     key_ids: tuple[str, ...]
+    # Ids of A's vehicle, trips, events, telemetry points and alerts.
+    records: tuple[str, ...]
     policy_id: str
     city_zone_id: str
 
     def ids(self) -> set[str]:
         """Every identifier of A's."""
-        return {
-            self.provider_id,
-            self.device_id,
-            self.vehicle_id,
-            self.zone_id,
-            self.trip_id,
-            self.event_id,
-            self.telemetry_id,
-            *self.alert_ids,
-            *self.key_ids,
-        }
+        return {self.provider_id, self.device_id, self.zone_id, *self.key_ids, *self.records}
 
 
 @dataclass(frozen=True)
@@ -250,7 +238,8 @@ async def _ok(client: AsyncClient, who: Tenant, method: str, path: str, body: An
 
 
 async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
-    """A's fleet: a vehicle that speeds through A's own zone, ends a trip, leaves the city."""
+    """A's fleet: a vehicle that speeds through A's own zone, ends a trip, leaves the city,
+    and records of two hours ago."""
     planner = await tenant(Role.CITY_PLANNER)
     city = await _ok(
         client,
@@ -290,19 +279,37 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
     await _ok(client, gateway, "POST", "/mds/agency/events", [ended])
     far = point(gateway, device, timestamp=t + 9000, location=FAR)
     await _ok(client, gateway, "POST", "/mds/agency/telemetry", [far])
-    await _ok(client, gateway, "POST", "/mds/agency/trips", [trip(gateway, device)])
+    # Records of an hour that is over, so the hourly Provider feeds serve them.
+    past = now_ms() - 2 * HOUR_MS
+    old_point = point(gateway, device, timestamp=past, location=INSIDE)
+    old_event = event(gateway, device, timestamp=past)
+    trips = [
+        trip(gateway, device),
+        trip(gateway, device, start_time=past - 600_000, end_time=past, duration=600),
+    ]
+    await _ok(client, gateway, "POST", "/mds/agency/telemetry", [old_point])
+    await _ok(client, gateway, "POST", "/mds/agency/events", [old_event])
+    await _ok(client, gateway, "POST", "/mds/agency/trips", trips)
     alerts = await _ok(client, manager, "GET", "/v1/alerts", None)
     assert alerts, "A's vehicle raised no alert: the matrix would not test alerts"
+    hour = {"telemetry_time": _hour(datetime.fromtimestamp(past / 1000, UTC))}
+    served = await client.get("/mds/provider/telemetry", params=hour, headers=manager.headers)
+    assert old_point["telemetry_id"] in served.text, "the hour's feed would not test telemetry"
     return Owned(
         provider_id=str(gateway.provider_id),
         device_id=device,
-        vehicle_id=registered["vehicle_id"],
         zone_id=own_zone["zone_id"],
-        trip_id=trip_id,
-        event_id=ended["event_id"],
-        telemetry_id=far["telemetry_id"],
-        alert_ids=tuple(a["alert_id"] for a in alerts),
         key_ids=(gateway.key_id, manager.key_id),
+        records=(
+            registered["vehicle_id"],
+            trip_id,
+            *(t["trip_id"] for t in trips),
+            ended["event_id"],
+            old_event["event_id"],
+            far["telemetry_id"],
+            old_point["telemetry_id"],
+            *(a["alert_id"] for a in alerts),
+        ),
         policy_id=published["policy_id"],
         city_zone_id=city["zone_id"],
     )
