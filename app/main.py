@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
+from app.allowed_methods import AllowedMethods
 from app.auth.authenticator import Authenticator, KeyCache
 from app.auth.tokens import TokenConfig
 from app.background import Supervisor
@@ -169,6 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):
         app.include_router(module.router)
     app.include_router(policies.mds)
+    app.add_middleware(AllowedMethods, routes=app.routes)
     app.add_middleware(
         TimeHorizonMiddleware, horizon=timedelta(days=settings.api.max_time_horizon_days)
     )

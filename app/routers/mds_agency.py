@@ -34,23 +34,6 @@ Reader = Annotated[Principal, Depends(require(Scope.VEHICLES_READ, provider_boun
 TelemetryWriter = Annotated[Principal, Depends(require(Scope.TELEMETRY_WRITE, provider_bound=True))]
 EventWriter = Annotated[Principal, Depends(require(Scope.EVENTS_WRITE, provider_bound=True))]
 
-_VEHICLE_BATCH_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"$ref": "#/components/schemas/MdsVehicle"},
-                    "description": "MDS Vehicles; vehicle_attributes and "
-                    "accessibility_attributes follow the provider's mode.",
-                }
-            }
-        },
-    }
-}
-
 
 async def _batch(request: Request) -> list[Any]:
     """The body as a non-empty JSON array within the batch limits."""
@@ -74,7 +57,6 @@ def _bulk(success: int, total: int) -> dict[str, Any]:
     operation_id="mds_agency_register_vehicles",
     summary="Register vehicles",
     status_code=201,
-    openapi_extra=_VEHICLE_BATCH_BODY,
 )
 async def register_vehicles(
     request: Request, session: SessionDep, principal: Writer
@@ -92,7 +74,6 @@ async def register_vehicles(
     "/vehicles",
     operation_id="mds_agency_update_vehicles",
     summary="Update registered vehicles",
-    openapi_extra=_VEHICLE_BATCH_BODY,
 )
 async def update_vehicles(request: Request, session: SessionDep, principal: Writer) -> MdsResponse:
     """Replace registered vehicles' records; all or nothing (404 for unknown devices)."""
@@ -181,23 +162,11 @@ def _created(total: int) -> MdsResponse:
     return MdsResponse(_bulk(total, total), status_code=201)
 
 
-def _array_body(description: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"type": "array", "description": description}}
-            },
-        }
-    }
-
-
 @router.post(
     "/telemetry",
     operation_id="mds_agency_post_telemetry",
     summary="Post telemetry of the caller's vehicles",
     status_code=201,
-    openapi_extra=_array_body("MDS Telemetry points; all are stored or none."),
 )
 async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsResponse:
     """Stored durably before the 201; replays are accepted and stored once."""
@@ -211,7 +180,6 @@ async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsRes
     operation_id="mds_agency_post_events",
     summary="Post events of the caller's vehicles",
     status_code=201,
-    openapi_extra=_array_body("MDS Events; all are stored or none."),
 )
 async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
     """Checked against the provider's mode state machine; stored durably before the 201."""
@@ -227,7 +195,6 @@ async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
     operation_id="mds_agency_post_trips",
     summary="Post finished trips of the caller's vehicles",
     status_code=201,
-    openapi_extra=_array_body("MDS Trips; all are stored or none."),
 )
 async def post_trips(request: Request, principal: EventWriter) -> MdsResponse:
     """Validated against the provider's mode; a replay stores nothing twice."""
