@@ -2,9 +2,7 @@
 
 import select
 import socket
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +11,9 @@ import httpx
 import pytest
 
 from tests.config import MDS_ACCEPT
+from tests.processes import serving
 from tests.sql import fetchval
-from tests.test_cli_and_server import ENV, FLEETBED, _free_port, create_key, fleetbed
+from tests.test_cli_and_server import ENV, create_key, fleetbed
 
 HUNDRED_MB = 100 * 1024 * 1024
 # A bound that a server buffering a single one of these bodies would break.
@@ -24,29 +23,9 @@ RSS_GROWTH_LIMIT = 50 * 1024 * 1024
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
     """`fleetbed serve` on a free port; yields its port and process id."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [FLEETBED, "serve", "--port", str(port)], env=ENV, stdout=log, stderr=log
-        )
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}", log_path)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_ready(base: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    pytest.fail(f"server did not start:\n{log_path.read_text()}")
+    with serving(ENV, log_path) as (base, process):
+        yield int(base.rsplit(":", 1)[1]), process.pid
 
 
 def _rss_bytes(pid: int) -> int:

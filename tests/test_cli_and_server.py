@@ -2,9 +2,7 @@
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,9 +13,9 @@ import pytest
 from redis import Redis
 
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.processes import FLEETBED, serving
 from tests.sql import fetchval
 
-FLEETBED = str(Path(sys.executable).with_name("fleetbed"))
 ENV = {
     **os.environ,
     "FLEETBED_DATABASE_URL": TEST_DATABASE_URL,
@@ -35,37 +33,12 @@ def fleetbed(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`fleetbed serve` on a free port; yields its base URL and its log file."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [FLEETBED, "serve", "--port", str(port)], env=ENV, stdout=log, stderr=log
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"server did not become ready:\n{log_path.read_text()}")
+    with serving(ENV, log_path) as (base, _process):
         yield base, log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

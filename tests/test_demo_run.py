@@ -6,7 +6,6 @@ import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,9 +27,9 @@ from fleet.demo.summary_queries import fleet_summary
 from tests.config import TEST_REDIS_URL
 from tests.conftest import TenantFactory
 from tests.mds_schemas import PROJECT_ROOT
+from tests.processes import FLEETBED, free_port
 from tests.test_exports import add_event, add_trip, add_vehicle
 
-FLEETBED = str(Path(sys.executable).with_name("fleetbed"))
 # Generous bounds for a shared 2-core machine; they only keep a hung run from hanging CI.
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 60
@@ -217,9 +216,7 @@ def test_demo_run_seeds_serves_simulates_shows_the_summary_and_stops_cleanly(
         pytest.skip(f"Helsingborg geodata not found at {PROJECT_ROOT / GEODATA}")
     if not (_command_exists("demo", "seed") and _command_exists("simulate")):
         pytest.skip("needs `fleetbed demo seed` and `fleetbed simulate`")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     keys = tmp_path / ".fleetbed" / "demo-keys.json"
     env = {
         **os.environ,

@@ -4,7 +4,6 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +53,7 @@ from tests.config import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.conftest import Tenant
 from tests.mds_schemas import PROJECT_ROOT, assert_valid, model_validator
 from tests.payloads import point
+from tests.processes import FLEETBED
 
 DEMO_NAMES = {SERVICE_AREA_NAME, *(z.name for z in ZONES)}
 PROVIDER_IDS = [op.provider_id for op in OPERATORS]
@@ -524,9 +524,6 @@ def test_the_keys_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert path.read_bytes() == keys_json(DemoKeys())
     assert [p.name for p in path.parent.iterdir()] == ["keys.json"]
-
-
-FLEETBED = str(Path(sys.executable).with_name("fleetbed"))
 
 
 def run_fleetbed(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ audit log keeps the CLI's entries, as it keeps every pull.
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,10 +21,10 @@ from app.settings import Settings
 from fleet.reporting.models import AuditEntry
 from tests.config import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.conftest import TenantFactory
+from tests.processes import FLEETBED
 from tests.sql import fetchval
 from tests.test_exports import T0, pull
 
-FLEETBED = str(Path(sys.executable).with_name("fleetbed"))
 START, END = T0 - timedelta(days=400), T0 - timedelta(days=399)
 
 

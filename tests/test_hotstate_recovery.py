@@ -2,7 +2,6 @@
 Redis going away."""
 
 import asyncio
-import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +21,7 @@ from telemetry.hotstate import keys
 from telemetry.hotstate.store import HotState
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.payloads import event, now_ms, point, register
+from tests.processes import free_port
 
 
 async def snapshot(redis: Redis, provider_id: uuid.UUID | None) -> dict[str, Any]:
@@ -84,18 +84,11 @@ async def test_rebuild_reproduces_the_live_state_exactly(
     assert await snapshot(redis, gateway.provider_id) == before
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class RedisProcess:
     """A throwaway redis-server that a test may stop and start again."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -4,9 +4,7 @@ itself (and raises alerts again) after its Redis server was killed and restarted
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,17 +17,9 @@ from app.core.auth import Role
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL
 from tests.faults import committed_tenants, eventually, proxy
 from tests.payloads import event, now_ms, point, vehicle
+from tests.processes import FLEETBED, free_port
 from tests.test_hotstate_recovery import RedisProcess
 from tests.test_zones_api import CENTRE, disc
-
-FLEETBED = str(Path(sys.executable).with_name("fleetbed"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _read(path: Path) -> str:
@@ -41,7 +31,7 @@ async def fleetbed_serve(
     database_url: str, redis_url: str, log_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A `fleetbed serve` process with short background intervals, ready; a client to it."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FLEETBED_DATABASE_URL": database_url,
