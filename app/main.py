@@ -18,7 +18,7 @@ from app.body_guard import BodyGuard, BodyRules
 from app.errors import TOKEN_PATH, install_error_handlers
 from app.logging_setup import configure_logging
 from app.migrations import head_revision
-from app.observability import HttpMetrics, ObservabilityMiddleware
+from app.observability import HttpMetrics, IngestMetrics, ObservabilityMiddleware
 from app.openapi_doc import build_openapi
 from app.resources import Resources, close_resources, open_resources
 from app.routers import (
@@ -144,7 +144,9 @@ def create_app(settings: Settings) -> FastAPI:
         rules = ZoneRules(registry, hot, limits)
         app.state.live = live
         app.state.zones = registry
-        app.state.telemetry_ingest = TelemetryIngest(directory, HistoryWriter(), live, rules)
+        app.state.telemetry_ingest = TelemetryIngest(
+            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels
+        )
         app.state.event_ingest = EventIngest(directory, live, rules)
         app.state.trip_ingest = TripIngest(directory)
         supervisor = Supervisor(**settings.background.model_dump())
@@ -165,6 +167,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
+    ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
     for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):

@@ -4,6 +4,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +35,24 @@ class HttpMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+
+class IngestMetrics:
+    """What ingest stored as given but treats as unknown, in the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sentinels = Counter(
+            "fleetbed_telemetry_sentinel_values",
+            "Stored telemetry points whose GPS field held a legal but meaningless value "
+            "(a negative speed or accuracy, a heading outside 0-360), by field.",
+            ["field"],
+            registry=registry,
+        )
+
+    def count_sentinels(self, counts: Mapping[str, int]) -> None:
+        """Add one batch's counts per field."""
+        for field, count in counts.items():
+            self.sentinels.labels(field).inc(count)
 
 
 def _route_template(scope: Scope) -> str:

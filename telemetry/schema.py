@@ -17,7 +17,6 @@ from app.core.mds_types import (
     Latitude,
     Longitude,
     MdsUuid,
-    NonNegative,
     Number,
     Percent,
     PositiveInt,
@@ -34,9 +33,10 @@ class Gps(TypedDict):
     lng: Longitude
     altitude: NotRequired[Number]
     heading: NotRequired[Number]
-    speed: NotRequired[NonNegative]
-    horizontal_accuracy: NotRequired[NonNegative]
-    vertical_accuracy: NotRequired[NonNegative]
+    # MDS sets no minimum: chipsets send -1 for "not known" (see telemetry.quality).
+    speed: NotRequired[Number]
+    horizontal_accuracy: NotRequired[Number]
+    vertical_accuracy: NotRequired[Number]
     satellites: NotRequired[PositiveInt]
 
 

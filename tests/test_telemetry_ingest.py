@@ -156,11 +156,8 @@ def _bad_cases() -> list[tuple[str, dict[str, Any]]]:
         ("location.lat", {"location": {"lat": 90.5, "lng": 12.7}}),
         ("location.lng", {"location": {"lat": 56.0, "lng": -180.1}}),
         ("location.lat", {"location": {"lat": "56", "lng": 12.7}}),
-        ("location.speed", {"location": {"lat": 56.0, "lng": 12.7, "speed": -1}}),
-        (
-            "location.horizontal_accuracy",
-            {"location": {"lat": 56, "lng": 12, "horizontal_accuracy": -3}},
-        ),
+        ("location.speed", {"location": {"lat": 56.0, "lng": 12.7, "speed": "fast"}}),
+        ("location.speed", {"location": {"lat": 56.0, "lng": 12.7, "speed": None}}),
         ("location.lng", {"location": {"lat": 56.0}}),
         ("location.bearing", {"location": {"lat": 56.0, "lng": 12.7, "bearing": 3}}),
         ("battery_percent", {"battery_percent": 101}),

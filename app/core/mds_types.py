@@ -24,7 +24,6 @@ Amount = Annotated[StrictInt, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 Duration = Annotated[StrictInt, Field(ge=0, le=MAX_DURATION_S)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
 Latitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90, le=90)]
 Longitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-180, le=180)]
 

@@ -31,6 +31,7 @@ from geofencing.violations import (
 )
 from geofencing.zones import CompiledZone
 from telemetry.hotstate.store import HotState
+from telemetry.quality import known
 from telemetry.schema import Telemetry
 
 log = logging.getLogger("fleetbed.rules")
@@ -111,7 +112,7 @@ class ZoneRules:
                 ts_ms=p["timestamp"],
                 lat=p["location"]["lat"],
                 lng=p["location"]["lng"],
-                speed=p["location"].get("speed"),
+                speed=known(p["location"].get("speed")),
                 on_trip=p["trip_ids"] is not None,
                 zones=zones_of[i],
             )

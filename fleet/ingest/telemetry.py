@@ -1,7 +1,7 @@
 """POST /mds/agency/telemetry: all or nothing, durable before acknowledged, idempotent."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +13,7 @@ from fleet.ingest.rules import ZoneRules
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.history import HistoryWriter
 from telemetry.hotstate.store import PositionUpdate
+from telemetry.quality import known, sentinel_counts
 from telemetry.schema import Telemetry, telemetry_schema
 
 
@@ -30,7 +31,7 @@ def latest_positions(
             lat=p["location"]["lat"],
             lng=p["location"]["lng"],
             battery=p.get("battery_percent"),
-            speed=p["location"].get("speed"),
+            speed=known(p["location"].get("speed")),
             vehicle_type=infos[device_id].vehicle_type,
         )
         for device_id, p in newest_per_device(points, later_wins_ties=False).items()
@@ -45,6 +46,8 @@ class TelemetryIngest:
     writer: HistoryWriter
     live: LiveFeed
     rules: ZoneRules
+    # Told how many stored points carried meaningless GPS values (for /metrics).
+    count_sentinels: Callable[[Mapping[str, int]], None]
 
     async def ingest(
         self,
@@ -66,6 +69,7 @@ class TelemetryIngest:
             # with other content at a known device and time was not stored.
             fresh = [p for p in points if (p["device_id"], p["timestamp"]) in stored]
             outcome = await self.rules.on_telemetry(session, provider_id, fresh, infos)
+        self.count_sentinels(sentinel_counts(p["location"] for p in fresh))
         await self.live.positions(provider_id, latest_positions(fresh, infos))
         await self.rules.publish(provider_id, outcome)
         return len(points)

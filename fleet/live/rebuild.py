@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.tenancy.models import Provider
 from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
+from telemetry.quality import known
 
 # Per registered vehicle: its newest point and its newest event (ties: later arrival).
 _LATEST = text(
@@ -36,7 +37,13 @@ async def rebuild_provider(session: AsyncSession, hot: HotState, provider_id: uu
     rows = (await session.execute(_LATEST, {"provider_id": provider_id})).all()
     positions = [
         PositionUpdate(
-            str(r.device_id), r.ts_ms, r.lat, r.lng, r.battery_percent, r.speed, r.vehicle_type
+            str(r.device_id),
+            r.ts_ms,
+            r.lat,
+            r.lng,
+            r.battery_percent,
+            known(r.speed),
+            r.vehicle_type,
         )
         for r in rows
         if r.ts_ms is not None

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fleet.events.schema import Event
 from fleet.trips.models import Trip
 from fleet.trips.route import Fix, RouteLimits, measure_route
+from telemetry.quality import known
 
 ENTERS = "trip_enter_jurisdiction"
 LEAVES = "trip_leave_jurisdiction"
@@ -118,7 +119,7 @@ async def _measure(
             "end": trip.end_at,
         },
     )
-    fixes = [Fix(r.ts_ms, r.lat, r.lng, r.horizontal_accuracy) for r in rows]
+    fixes = [Fix(r.ts_ms, r.lat, r.lng, known(r.horizontal_accuracy)) for r in rows]
     ends = [
         Fix(int(t.timestamp() * 1000), lat, lng)
         for t, lat, lng in (
