@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.auth import Mode, Role
-from app.core.mds_types import MIN_TIMESTAMP_MS
+from app.core.bounded import EARLIEST_MS
 from app.main import create_app
 from app.settings import Settings, TelemetrySettings
 from fleet.events.models import VehicleEvent
@@ -380,7 +380,7 @@ def _bad_values() -> list[tuple[str, dict[str, Any]]]:
         ("event_id", {"event_id": str(uuid.uuid4()).upper()}),
         ("provider_id", {"provider_id": "ABC"}),
         ("trip_ids.0", {"trip_ids": [str(uuid.uuid4()).upper()]}),
-        ("timestamp", {"timestamp": MIN_TIMESTAMP_MS - 1}),
+        ("timestamp", {"timestamp": EARLIEST_MS - 1}),
         ("timestamp", {"timestamp": float(ts)}),
         ("timestamp", {"timestamp": str(ts)}),
         ("battery_percent", {"battery_percent": 101}),
@@ -431,7 +431,7 @@ async def test_timestamps_at_the_limits_are_accepted(
     # The server's clock reads no earlier than ours did, so this is within its skew.
     latest = now_ms() + settings.telemetry.max_future_skew_s * 1000
     edges = [
-        event(gateway, device, timestamp=MIN_TIMESTAMP_MS),
+        event(gateway, device, timestamp=EARLIEST_MS),
         event(gateway, device, timestamp=latest, battery_percent=100, fuel_percent=0),
     ]
     response = await post(client, gateway, edges)

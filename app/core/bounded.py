@@ -19,8 +19,8 @@ EARLIEST = datetime(2018, 1, 1, tzinfo=UTC)
 # 64-bit milliseconds hold, so that adding an hour, a day or a month never overflows.
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EARLIEST_MS = 1_514_764_800_000
-LATEST_MS = 7_258_118_400_000
+EARLIEST_MS = (EARLIEST - EPOCH) // timedelta(milliseconds=1)
+LATEST_MS = (LATEST - EPOCH) // timedelta(milliseconds=1)
 
 INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)

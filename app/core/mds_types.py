@@ -5,13 +5,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from app.core.bounded import EARLIEST_MS, INT32_MAX, MAX_DURATION_S, NO_NUL
+from app.core.bounded import INT32_MAX, MAX_DURATION_S, NO_NUL
 from app.core.bounded import TimestampMs as TimestampMs
 from app.core.errors import BulkFailure
 from app.core.mds import UUID_PATTERN
-
-# 2018-01-01T00:00:00Z: MDS timestamps are integer milliseconds not before this.
-MIN_TIMESTAMP_MS = EARLIEST_MS
 
 FORBID_EXTRA = ConfigDict(extra="forbid")
 
