@@ -301,15 +301,13 @@ class _Progress:
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
+    from app.auditor_reads import read_rules, reader_of
     from app.core.auth import ROLE_SCOPES, Principal
-    from app.routers.exports import export_options
-    from app.visibility import providers_for
     from fleet.exports.request import Dataset, Format, Privacy
-    from fleet.exports.service import export_stream, prepare_export
+    from fleet.reporting.service import AuditorReads
 
     # Whoever runs the CLI holds the database credentials: an administrator, audited so.
     principal = Principal("cli", Role.ADMIN, ROLE_SCOPES[Role.ADMIN], None, None)
-    options = export_options(settings)
     out = Path(args.out)
     partial = out.with_name(out.name + ".part")
     progress = _Progress(f"export {args.dataset}")
@@ -319,26 +317,23 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         try:
             sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
             async with sessionmaker() as session:
-                request = await prepare_export(
+                reads = AuditorReads(
                     session,
-                    principal=principal,
-                    dataset=Dataset(args.dataset),
+                    reader=reader_of(principal),
+                    rules=read_rules(settings),
+                    streams=sessionmaker,
+                )
+                export = await reads.export(
+                    Dataset(args.dataset),
                     start=args.start,
                     end=args.end,
-                    provider_filter=args.provider_id,
-                    provider_ids=providers_for(principal, args.provider_id),
+                    provider_id=args.provider_id,
                     format=Format(args.format),
                     privacy=Privacy(args.privacy),
-                    options=options,
+                    progress=progress.update,
                 )
             with partial.open("wb") as sink:
-                async for chunk in export_stream(
-                    sessionmaker,
-                    request=request,
-                    principal=principal,
-                    options=options,
-                    progress=progress.update,
-                ):
+                async for chunk in export.body:
                     sink.write(chunk)
             partial.replace(out)
         finally:

@@ -20,10 +20,10 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.auditor_reads import export_options
 from app.core.auth import Principal, Role
 from app.core.mds import VehicleState
 from app.main import create_app
-from app.routers.exports import export_options
 from app.settings import AuthSettings, ExportSettings
 from fleet.exports.anonymise import (
     COARSE,
@@ -45,7 +45,7 @@ from fleet.exports.anonymise import (
     trip_segments,
 )
 from fleet.exports.request import Dataset, ExportRequest, Format, Privacy
-from fleet.exports.service import export_stream
+from fleet.reporting.service import export_stream
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.test_exports import T0, add_event, add_trip, add_vehicle, csv_rows, pull, utc

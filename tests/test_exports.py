@@ -17,12 +17,12 @@ from httpx import AsyncClient, Response
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auditor_reads import export_options
 from app.core.auth import Principal, Role
-from app.routers.exports import export_options
 from fleet.events.models import VehicleEvent
 from fleet.exports.request import Dataset, ExportRequest, Format, Privacy
-from fleet.exports.service import export_stream
 from fleet.reporting.models import AuditEntry
+from fleet.reporting.service import export_stream
 from fleet.trips.models import Trip
 from fleet.vehicles.models import Vehicle
 from tests.conftest import Tenant, TenantFactory

@@ -1,16 +1,15 @@
-"""Exports for city auditors: checked up front, then streamed in a session of their own,
-and audited with the rows actually handed on when the stream ends (however it ends)."""
+"""Exports for city auditors: checked up front, then read piece by piece in a session of
+their own (fleet.reporting.service streams and audits them)."""
 
 import uuid
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
 
-import anyio
 import asyncpg
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal, Role
 from app.core.errors import Forbidden, NotFound, Unavailable
@@ -24,7 +23,6 @@ from fleet.exports.request import (
     parse_time,
 )
 from fleet.exports.sources import Rendering, copy_csv, export_query, fetch_values
-from fleet.reporting.audit import record_pull
 from fleet.tenancy.models import Provider
 
 # Who may see data as stored: the city's auditors (and administrators).
@@ -96,9 +94,10 @@ async def _driver(session: AsyncSession) -> asyncpg.Connection:
     return connection.driver_connection
 
 
-async def _pieces(
+async def export_pieces(
     session: AsyncSession, request: ExportRequest, options: ExportOptions
 ) -> AsyncGenerator[Piece, None]:
+    """The export's pieces, read in `session` (a transaction of the export's own)."""
     # Counting OD pairs and sorting happen in the database: give them room in memory.
     # This also opens the transaction the cursors need, with one snapshot for the export.
     await session.execute(
@@ -121,34 +120,3 @@ async def _pieces(
     async with aclosing(batches), aclosing(written) as pieces:
         async for piece in pieces:
             yield piece
-
-
-async def export_stream(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    request: ExportRequest,
-    principal: Principal,
-    options: ExportOptions,
-    progress: Callable[[int], None] | None = None,
-) -> AsyncGenerator[bytes, None]:
-    """The export's bytes, read in a session of its own (the request's session is gone
-    by the time a streamed body is sent); the pull is audited with the rows handed on,
-    also when the consumer stops early. `progress` hears the running row count once the
-    consumer is back for more."""
-    sent = 0
-    async with sessionmaker() as session:
-        pieces = _pieces(session, request, options)
-        try:
-            async for piece in pieces:
-                # Counted when handed on: the audit errs towards what may have left.
-                sent += piece.rows
-                yield piece.data
-                if progress is not None:
-                    progress(sent)
-        finally:
-            # The consumer may be gone (cancelled): finish the bookkeeping regardless.
-            with anyio.CancelScope(shield=True):
-                await pieces.aclose()
-                await session.rollback()
-                await record_pull(session, principal, request.action, request.audit_params(), sent)
-                await session.commit()

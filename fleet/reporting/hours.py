@@ -37,11 +37,17 @@ def parse_hour(text: str) -> datetime:
     return within_bounds(datetime(year, month, day, hour, tzinfo=UTC))
 
 
+def served_as_settled(hour_end: datetime, now: datetime, lateness: timedelta) -> bool:
+    """A period ending at `hour_end` is served as settled once late data has had
+    `lateness` to arrive after its end."""
+    return hour_end + lateness <= now
+
+
 def period_state(end: datetime, now: datetime, lateness: timedelta) -> HourState:
-    """A period is closed once it has ended and late data has had `lateness` to arrive."""
+    """A period is closed once it has ended and is served as settled."""
     if end > now:
         return HourState.FUTURE
-    if end + lateness > now:
+    if not served_as_settled(end, now, lateness):
         return HourState.SETTLING
     return HourState.CLOSED
 
