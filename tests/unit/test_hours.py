@@ -13,6 +13,7 @@ from fleet.reporting.hours import (
     parse_month,
     period_state,
     recent_window,
+    served_as_settled,
 )
 
 
@@ -54,6 +55,29 @@ def test_period_state_is_the_hour_rule_for_any_end() -> None:
     assert period_state(end, end - timedelta(seconds=1), late) is HourState.FUTURE
     assert period_state(end, end + timedelta(minutes=14), late) is HourState.SETTLING
     assert period_state(end, end + late, late) is HourState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("after_end", "settled"),
+    [
+        (timedelta(minutes=-1), False),
+        (timedelta(0), False),
+        (timedelta(minutes=15) - timedelta(microseconds=1), False),
+        (timedelta(minutes=15), True),
+        (timedelta(days=400), True),
+    ],
+)
+def test_a_period_is_served_as_settled_once_the_lateness_has_passed(
+    after_end: timedelta, settled: bool
+) -> None:
+    end = datetime(2026, 11, 26, 8, tzinfo=UTC)
+    assert served_as_settled(end, end + after_end, timedelta(minutes=15)) is settled
+
+
+def test_without_lateness_a_period_is_settled_when_it_ends() -> None:
+    end = datetime(2026, 11, 26, 8, tzinfo=UTC)
+    assert served_as_settled(end, end, timedelta(0))
+    assert not served_as_settled(end, end - timedelta(microseconds=1), timedelta(0))
 
 
 def test_months_accept_november_and_refuse_the_malformed() -> None:

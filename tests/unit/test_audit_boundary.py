@@ -1,0 +1,29 @@
+"""Only the reporting service writes audit entries: a module that appended them itself
+could read without the hour contract or leave a read unrecorded."""
+
+import ast
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The definition, and its one caller.
+ALLOWED = {"fleet/reporting/audit.py", "fleet/reporting/service.py"}
+
+
+def _names(tree: ast.AST) -> set[str]:
+    found = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    found |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+def test_only_the_reporting_service_records_pulls() -> None:
+    writers = sorted(
+        str(path.relative_to(PROJECT_ROOT))
+        for folder in ("app", "fleet", "telemetry")
+        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        if "record_pull" in _names(ast.parse(path.read_text()))
+    )
+    assert set(writers) <= ALLOWED, f"record pulls through fleet.reporting.service: {writers}"
+    assert "fleet/reporting/service.py" in writers
