@@ -88,7 +88,7 @@ ALWAYS_REFRESH = 0
 
 
 def _fresh(found: FeedRead) -> dict[str, int]:
-    return {"last_updated": int(found.at.timestamp() * 1000), "ttl": ALWAYS_REFRESH}
+    return {"last_updated": found.at_ms, "ttl": ALWAYS_REFRESH}
 
 
 @router.get(

@@ -98,6 +98,11 @@ class FeedRead:
     at: datetime
     next_after: uuid.UUID | None = None
 
+    @property
+    def at_ms(self) -> int:
+        """`at` in integer milliseconds, as MDS gives times."""
+        return _ms(self.at)
+
 
 @dataclass(frozen=True)
 class MetricsRead:
