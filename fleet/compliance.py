@@ -11,6 +11,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import to_ms
 from geofencing.compliance import PolicyCompliance, VehicleSnapshot, evaluate_policy
 from geofencing.models import Zone
 from geofencing.policies import get_policy
@@ -106,7 +107,7 @@ async def policy_compliance(
     return evaluate_policy(
         policy,
         vehicles,
-        now_ms=int(at.timestamp() * 1000),
+        now_ms=to_ms(at),
         tz=tz,
         geographies=await membership(session, geographies, vehicles),
         providers=[str(p) for p in provider_ids],

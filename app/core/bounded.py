@@ -13,14 +13,15 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringConstraints
 
+from app.core.mstime import from_ms, to_ms
+
 # MDS: no timestamp before 2018-01-01T00:00:00Z.
 EARLIEST = datetime(2018, 1, 1, tzinfo=UTC)
 # A fixed sanity bound beyond any configured horizon and far inside what `datetime` and
 # 64-bit milliseconds hold, so that adding an hour, a day or a month never overflows.
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EARLIEST_MS = (EARLIEST - EPOCH) // timedelta(milliseconds=1)
-LATEST_MS = (LATEST - EPOCH) // timedelta(milliseconds=1)
+EARLIEST_MS = to_ms(EARLIEST)
+LATEST_MS = to_ms(LATEST)
 
 INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
@@ -58,11 +59,11 @@ def within_bounds(when: datetime, latest: datetime = LATEST) -> datetime:
     return utc
 
 
-def from_ms(ms: int) -> datetime:
+def ms_within_bounds(ms: int) -> datetime:
     """The UTC time of integer milliseconds in [EARLIEST_MS, LATEST_MS]; ValueError otherwise."""
     if not EARLIEST_MS <= ms <= LATEST_MS:
         raise ValueError("integer ms must lie from 2018 to 2200")
-    return EPOCH + timedelta(milliseconds=ms)
+    return from_ms(ms)
 
 
 def _in_horizon(when: datetime) -> datetime:
@@ -71,7 +72,7 @@ def _in_horizon(when: datetime) -> datetime:
 
 def _ms_in_horizon(ms: int) -> int:
     latest = latest_accepted(datetime.now(UTC))
-    if ms > (latest - EPOCH) // timedelta(milliseconds=1):
+    if ms > to_ms(latest):
         raise ValueError(f"must not be after {latest.isoformat()}")
     return ms
 

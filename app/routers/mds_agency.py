@@ -1,6 +1,5 @@
 """MDS Agency 2.0: vehicles, vehicle status, telemetry and events."""
 
-import time
 import uuid
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from app.core.mds_batch import (
     check_shape,
     decode_array,
 )
+from app.core.mstime import now_ms
 from app.deps import SessionDep, get_resources, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from app.paging import DeviceId, PageDep
@@ -146,7 +146,7 @@ async def _pipeline_args(request: Request) -> dict[str, Any]:
     limits (the clock, the future skew, the batch size) and the raw body."""
     telemetry = get_settings(request).telemetry
     limits = BatchLimits(
-        now_ms=int(time.time() * 1000),
+        now_ms=now_ms(),
         max_future_ms=telemetry.max_future_skew_s * 1000,
         max_items=telemetry.max_batch,
         max_depth=get_settings(request).api.max_json_depth,

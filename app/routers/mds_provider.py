@@ -14,6 +14,7 @@ from app.core.auth import Principal, Scope
 from app.core.bounded import QueryText
 from app.core.errors import InvalidInput, NotFound
 from app.core.mds import MDS_MEDIA_VERSION
+from app.core.mstime import to_ms
 from app.deps import SessionDep, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from app.paging import DeviceId, PageDep
@@ -169,12 +170,8 @@ async def telemetry(
 ALWAYS_REFRESH = 0
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
 def _fresh(now: datetime) -> dict[str, int]:
-    return {"last_updated": _ms(now), "ttl": ALWAYS_REFRESH}
+    return {"last_updated": to_ms(now), "ttl": ALWAYS_REFRESH}
 
 
 @router.get(
@@ -251,7 +248,7 @@ async def vehicles_status(
     found = await provider_feeds.current_statuses(
         session,
         provider_ids=providers_for(principal, provider_id),
-        now_ms=_ms(now),
+        now_ms=to_ms(now),
         hide_on_trip=hides_trips(principal),
         limit=page.size,
         after=page.after,
@@ -277,7 +274,7 @@ async def vehicle_status(session: SessionDep, principal: Reader, device_id: Devi
         session,
         provider_ids=providers_for(principal, None),
         device_id=uuid.UUID(device_id),
-        now_ms=_ms(now),
+        now_ms=to_ms(now),
         hide_on_trip=hides_trips(principal),
     )
     params = _params(device_id=device_id)

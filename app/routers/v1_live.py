@@ -1,7 +1,7 @@
 """Operator live fleet: /v1/vehicles, /v1/vehicles/{device_id}, /v1/supply."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +12,7 @@ from app.core.auth import Principal, Scope
 from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleState, VehicleType
+from app.core.mstime import from_ms
 from app.deps import SessionDep, require
 from app.visibility import hides_trips, providers_for
 from fleet.live import queries
@@ -75,7 +76,7 @@ class SupplyRead(BaseModel):
 
 
 def _time(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+    return from_ms(ms) if ms is not None else None
 
 
 def _read(provider_id: uuid.UUID, v: LiveVehicle, distance: float | None = None) -> LiveVehicleRead:

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
 from app.core.mds_batch import BatchLimits
+from app.core.mstime import from_ms, sql_ms
 from fleet.events.models import VehicleEvent
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
@@ -22,9 +23,9 @@ from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
 
 _STORED_PRIOR = text(
-    """
+    f"""
     SELECT q.idx, e.vehicle_state,
-           (extract(epoch FROM e.occurred_at) * 1000)::bigint AS ts_ms
+           {sql_ms("e.occurred_at")} AS ts_ms
     FROM unnest(CAST(:devices AS uuid[]), CAST(:times AS timestamptz[]), CAST(:idx AS int[]))
          AS q(device_id, occurred_at, idx)
     JOIN LATERAL (
@@ -33,12 +34,8 @@ _STORED_PRIOR = text(
           AND occurred_at < q.occurred_at
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
-    """
+    """  # noqa: S608 (constants only)
 )
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 def prior_states(events: Sequence[Event], stored: dict[int, tuple[str, int]]) -> list[str | None]:
@@ -87,7 +84,7 @@ async def _stored_priors(
         {
             "provider_id": provider_id,
             "devices": [uuid.UUID(e["device_id"]) for e in events],
-            "times": [_when(e["timestamp"]) for e in events],
+            "times": [from_ms(e["timestamp"]) for e in events],
             "idx": list(range(len(events))),
         },
     )
@@ -132,7 +129,7 @@ class EventIngest:
                             "event_id": uuid.UUID(e["event_id"]),
                             "device_id": uuid.UUID(e["device_id"]),
                             "provider_id": provider_id,
-                            "occurred_at": _when(e["timestamp"]),
+                            "occurred_at": from_ms(e["timestamp"]),
                             "vehicle_state": e["vehicle_state"],
                             "event_types": e["event_types"],
                             "trip_ids": [uuid.UUID(t) for t in e.get("trip_ids") or []] or None,

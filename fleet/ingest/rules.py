@@ -4,13 +4,14 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import shapely
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import from_ms
 from fleet.alerts.models import AlertRecord
 from fleet.alerts.store import store_alerts, stream_entry
 from fleet.events.schema import Event
@@ -45,10 +46,6 @@ class Outcome:
 
     alerts: list[AlertRecord]
     tracks: dict[str, tuple[bytes, str]]
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 @dataclass
@@ -88,7 +85,7 @@ class ZoneRules:
             key = (z, point["timestamp"] // MINUTE_MS, vtype)
             if key not in decided:
                 decided[key] = self.registry.applies(
-                    snap.zones[z], _when(point["timestamp"]), vtype, provider
+                    snap.zones[z], from_ms(point["timestamp"]), vtype, provider
                 )
             if decided[key]:
                 found[i].add(snap.ids[z])
@@ -197,7 +194,7 @@ class ZoneRules:
             verdict = self.parking(
                 lat,
                 lng,
-                _when(event["timestamp"]),
+                from_ms(event["timestamp"]),
                 infos[event["device_id"]].vehicle_type,
                 provider_id,
             )

@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
@@ -10,15 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
 from app.core.mds_batch import BatchLimits
+from app.core.mstime import from_ms
 from fleet.ingest.common import parse_or_reject, reject_unregistered
 from fleet.trips.models import Trip
 from fleet.trips.schema import Trip as MdsTrip
 from fleet.trips.schema import trip_schema
 from fleet.vehicles.directory import DeviceDirectory
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 def _row(provider_id: uuid.UUID, trip: MdsTrip) -> dict[str, object]:
@@ -27,10 +23,10 @@ def _row(provider_id: uuid.UUID, trip: MdsTrip) -> dict[str, object]:
         "provider_id": provider_id,
         "device_id": uuid.UUID(trip["device_id"]),
         "status": "closed",
-        "start_at": _when(trip["start_time"]),
+        "start_at": from_ms(trip["start_time"]),
         "start_lat": trip["start_location"]["lat"],
         "start_lng": trip["start_location"]["lng"],
-        "end_at": _when(trip["end_time"]),
+        "end_at": from_ms(trip["end_time"]),
         "end_lat": trip["end_location"]["lat"],
         "end_lng": trip["end_location"]["lng"],
         "duration_s": trip["duration"],

@@ -5,30 +5,31 @@ import uuid
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import sql_ms
 from fleet.tenancy.models import Provider
 from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
 from telemetry.quality import known
 
 # Per registered vehicle: its newest point and its newest event (ties: later arrival).
 _LATEST = text(
-    """
+    f"""
     SELECT v.device_id, v.vehicle_type,
            t.ts_ms, t.lat, t.lng, t.battery_percent, t.speed,
            e.ts_ms AS state_ts_ms, e.vehicle_state
     FROM vehicles v
     LEFT JOIN LATERAL (
-        SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
+        SELECT {sql_ms("recorded_at")} AS ts_ms,
                lat, lng, battery_percent, speed
         FROM telemetry WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY recorded_at DESC LIMIT 1
     ) t ON true
     LEFT JOIN LATERAL (
-        SELECT (extract(epoch FROM occurred_at) * 1000)::bigint AS ts_ms, vehicle_state
+        SELECT {sql_ms("occurred_at")} AS ts_ms, vehicle_state
         FROM events WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY occurred_at DESC, seq DESC LIMIT 1
     ) e ON true
     WHERE v.provider_id = :provider_id
-    """
+    """  # noqa: S608 (constants only)
 )
 
 

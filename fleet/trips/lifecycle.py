@@ -9,13 +9,14 @@ its last end inside.
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import from_ms, sql_ms, to_ms
 from fleet.events.schema import Event
 from fleet.trips.models import Trip
 from fleet.trips.route import Fix, RouteLimits, measure_route
@@ -40,19 +41,15 @@ CANCELS = frozenset(
 ParkingCheck = Callable[[float, float, datetime, str], str]
 
 _ROUTE = text(
-    """
-    SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
+    f"""
+    SELECT {sql_ms("recorded_at")} AS ts_ms,
            lat, lng, horizontal_accuracy
     FROM telemetry
     WHERE provider_id = :provider_id AND device_id = :device_id
       AND recorded_at BETWEEN :start AND :end
     ORDER BY recorded_at
-    """
+    """  # noqa: S608 (constants only)
 )
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 async def _record(
@@ -60,7 +57,7 @@ async def _record(
 ) -> None:
     types = set(event["event_types"])
     location = event.get("location")
-    at = _when(event["timestamp"])
+    at = from_ms(event["timestamp"])
     lat, lng = (location["lat"], location["lng"]) if location else (None, None)
     values: dict[str, object] = {
         "trip_id": uuid.UUID(trip_id),
@@ -121,7 +118,7 @@ async def _measure(
     )
     fixes = [Fix(r.ts_ms, r.lat, r.lng, known(r.horizontal_accuracy)) for r in rows]
     ends = [
-        Fix(int(t.timestamp() * 1000), lat, lng)
+        Fix(to_ms(t), lat, lng)
         for t, lat, lng in (
             (trip.start_at, trip.start_lat, trip.start_lng),
             (trip.end_at, trip.end_lat, trip.end_lng),
