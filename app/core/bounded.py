@@ -6,14 +6,22 @@ PostgreSQL refuses NUL in text and JSONB, orjson refuses integers beyond 64 bits
 """
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
-from app.core.mstime import from_ms, to_ms
+from app.core.mstime import as_utc, from_ms, to_ms
 
 # MDS: no timestamp before 2018-01-01T00:00:00Z.
 EARLIEST = datetime(2018, 1, 1, tzinfo=UTC)
@@ -36,6 +44,7 @@ TIME_HORIZON: ContextVar[timedelta] = ContextVar(
 )
 
 NO_NUL = r"^[^\x00]*$"
+_RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
 
 
 def latest_accepted(now: datetime) -> datetime:
@@ -44,11 +53,9 @@ def latest_accepted(now: datetime) -> datetime:
 
 
 def within_bounds(when: datetime, latest: datetime = LATEST) -> datetime:
-    """`when` in UTC if it lies in [EARLIEST, latest]; ValueError otherwise."""
-    if when.tzinfo is None:
-        raise ValueError("give a time zone offset, e.g. 2026-10-25T00:00:00Z")
+    """Aware `when` in UTC if it lies in [EARLIEST, latest]; ValueError otherwise."""
     try:
-        utc = when.astimezone(UTC)
+        utc = as_utc(when)
     except OverflowError as exc:
         # Year 1 or 9999 with an offset that pushes it past what datetime holds.
         raise ValueError("lies outside the calendar") from exc
@@ -77,8 +84,20 @@ def _ms_in_horizon(ms: int) -> int:
     return ms
 
 
+def _date_time_text(value: Any) -> Any:
+    # pydantic also reads numbers and digit strings as Unix seconds or milliseconds,
+    # which are no RFC 3339 date-time and would silently mean a different instant.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _RFC3339_DATE.match(value) is None:
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-10-25T00:00:00Z")
+    return value
+
+
+# An RFC 3339 date-time with a UTC offset, as an aware datetime (offset kept).
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 # An RFC 3339 date-time with an offset, from 2018 to the horizon, as UTC.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(_in_horizon)]
+UtcDateTime = Annotated[Rfc3339, AfterValidator(_in_horizon)]
 # Integer milliseconds since the epoch: a fixed range in the type, cheap enough for the
 # ingest hot path, where the clock-dependent check is the caller's (allowed skew).
 TimestampMs = Annotated[StrictInt, Field(ge=EARLIEST_MS, le=LATEST_MS)]
