@@ -12,25 +12,23 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.mstime import to_ms
+from fleet.events.latest import last_event_sql
 from geofencing.compliance import PolicyCompliance, VehicleSnapshot, evaluate_policy
 from geofencing.models import Zone
 from geofencing.policies import get_policy
 from geofencing.policy import parse_policy
 from telemetry.hotstate.store import HotState
 
+_LAST_TYPES = last_event_sql("event_types", provider="v.provider_id", device="v.device_id")
 # Registry facts and the types of each vehicle's last event (what set its state).
 _FLEET = text(
-    """
+    f"""
     SELECT v.device_id, v.provider_id, v.vehicle_type,
            v.record -> 'propulsion_types' AS propulsion_types, e.event_types
     FROM vehicles v
-    LEFT JOIN LATERAL (
-        SELECT event_types FROM events
-        WHERE provider_id = v.provider_id AND device_id = v.device_id
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    LEFT JOIN LATERAL ({_LAST_TYPES}) e ON true
     WHERE v.provider_id = ANY(:providers)
-    """
+    """  # noqa: S608 (constants only)
 )
 
 

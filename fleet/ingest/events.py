@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.auth import Mode
 from app.core.mds_batch import BatchLimits
 from app.core.mstime import from_ms, sql_ms
+from fleet.events.latest import last_event_sql
 from fleet.events.models import VehicleEvent
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
@@ -22,18 +23,20 @@ from fleet.trips.lifecycle import apply_trip_events
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
 
+# Each event's prior state as stored: the vehicle's last event before it.
+_PRIOR = last_event_sql(
+    "vehicle_state, occurred_at",
+    provider=":provider_id",
+    device="q.device_id",
+    before="q.occurred_at",
+)
 _STORED_PRIOR = text(
     f"""
     SELECT q.idx, e.vehicle_state,
            {sql_ms("e.occurred_at")} AS ts_ms
     FROM unnest(CAST(:devices AS uuid[]), CAST(:times AS timestamptz[]), CAST(:idx AS int[]))
          AS q(device_id, occurred_at, idx)
-    JOIN LATERAL (
-        SELECT vehicle_state, occurred_at FROM events
-        WHERE provider_id = :provider_id AND device_id = q.device_id
-          AND occurred_at < q.occurred_at
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    JOIN LATERAL ({_PRIOR}) e ON true
     """  # noqa: S608 (constants only)
 )
 

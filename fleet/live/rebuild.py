@@ -6,10 +6,16 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.mstime import sql_ms
+from fleet.events.latest import last_event_sql
 from fleet.tenancy.models import Provider
 from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
 from telemetry.quality import known
 
+_LAST_STATE = last_event_sql(
+    f"{sql_ms('occurred_at')} AS ts_ms, vehicle_state",
+    provider="v.provider_id",
+    device="v.device_id",
+)
 # Per registered vehicle: its newest point and its newest event (ties: later arrival).
 _LATEST = text(
     f"""
@@ -23,11 +29,7 @@ _LATEST = text(
         FROM telemetry WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY recorded_at DESC LIMIT 1
     ) t ON true
-    LEFT JOIN LATERAL (
-        SELECT {sql_ms("occurred_at")} AS ts_ms, vehicle_state
-        FROM events WHERE provider_id = v.provider_id AND device_id = v.device_id
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    LEFT JOIN LATERAL ({_LAST_STATE}) e ON true
     WHERE v.provider_id = :provider_id
     """  # noqa: S608 (constants only)
 )

@@ -8,20 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound
 from app.core.mstime import sql_ms
+from fleet.events.latest import last_event_sql
 from fleet.vehicles.service import KeysetPage
 from telemetry.records import telemetry_record
 
 # Only vehicles with both an event and a telemetry point have a status: the MDS model
 # requires both. Lateral joins read one row per vehicle through the (device, time) indexes.
+_LAST_RECORD = last_event_sql("record", provider="v.provider_id", device="v.device_id")
 _STATUS = text(
     f"""
     SELECT e.record AS last_event, t.*, {sql_ms("t.recorded_at")} AS ts_ms
     FROM vehicles v
-    JOIN LATERAL (
-        SELECT record FROM events
-        WHERE provider_id = v.provider_id AND device_id = v.device_id
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    JOIN LATERAL ({_LAST_RECORD}) e ON true
     JOIN LATERAL (
         SELECT * FROM telemetry
         WHERE provider_id = v.provider_id AND device_id = v.device_id
