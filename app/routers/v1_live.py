@@ -14,7 +14,7 @@ from app.core.errors import InvalidInput
 from app.core.mds import VehicleState, VehicleType
 from app.core.mstime import from_ms
 from app.deps import SessionDep, require
-from app.visibility import hides_trips, providers_for
+from app.visibility import live_scope
 from fleet.live import queries
 from fleet.live.geo import BBox, parse_point
 from telemetry.hotstate.store import HotState, LiveVehicle
@@ -96,13 +96,6 @@ def _read(provider_id: uuid.UUID, v: LiveVehicle, distance: float | None = None)
     )
 
 
-def _scope(principal: Principal, provider_id: uuid.UUID | None) -> queries.Scope:
-    visible = providers_for(principal, provider_id)
-    return queries.Scope(
-        tuple(visible) if visible is not None else None, hide_on_trip=hides_trips(principal)
-    )
-
-
 def _wants_geojson(request: Request) -> bool:
     return GEOJSON in request.headers.get("accept", "")
 
@@ -154,7 +147,7 @@ async def live_vehicles(
     if (near is None) == (bbox is None):
         raise InvalidInput("give exactly one of near and bbox", fields=("near", "bbox"))
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, provider_id)
+    scope = live_scope(principal, provider_id)
     providers = await queries.providers_in(session, scope)
     filters = queries.LiveFilter(
         state, vehicle_type.value if vehicle_type else None, min_battery, max_battery
@@ -202,7 +195,7 @@ async def vehicle_detail(
 ) -> VehicleDetailRead:
     """404 for vehicles outside the caller's fleet."""
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, provider_id)
+    scope = live_scope(principal, provider_id)
     record, live, last_event = await queries.vehicle_detail(
         session, hot, scope=scope, device_id=device_id
     )
@@ -229,7 +222,7 @@ async def supply(
 ) -> SupplyRead:
     """Cells whose centre lies in `bbox` (all cells without one), counted by vehicle type."""
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, provider_id)
+    scope = live_scope(principal, provider_id)
     cells = await queries.supply(
         hot,
         await queries.providers_in(session, scope),

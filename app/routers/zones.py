@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from geoalchemy2.shape import to_shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
+from app.core.auth import Principal, Role, Scope
 from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.deps import PrincipalDep, SessionDep, get_resources, get_settings, require
 from app.settings import GeofenceSettings
+from app.visibility import sees_every_provider
 from app.zone_sync import announce_change
 from fleet.live.geo import parse_point
 from geofencing import zones
@@ -46,7 +47,7 @@ def zone_limits(settings: GeofenceSettings) -> ZoneLimits:
 
 def zone_scope(principal: Principal) -> ZoneScope:
     """City-wide roles see every zone; operators their own and the city's."""
-    if principal.role in CITYWIDE_ROLES:
+    if sees_every_provider(principal):
         return ZoneScope(None, may_write_citywide=principal.role is not Role.CITY_AUDITOR)
     return ZoneScope(principal.provider_id, may_write_citywide=False)
 
