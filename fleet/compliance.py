@@ -33,7 +33,7 @@ _FLEET = text(
 
 
 async def fleet_snapshot(
-    session: AsyncSession, hot: HotState, provider_ids: Sequence[uuid.UUID]
+    session: AsyncSession, hot: HotState, *, provider_ids: Sequence[uuid.UUID]
 ) -> list[VehicleSnapshot]:
     """Every vehicle of the providers with a known position and state."""
     rows = (await session.execute(_FLEET, {"providers": list(provider_ids)})).all()
@@ -62,7 +62,7 @@ async def fleet_snapshot(
 
 
 async def membership(
-    session: AsyncSession, geography_ids: set[uuid.UUID], vehicles: Sequence[VehicleSnapshot]
+    session: AsyncSession, *, geography_ids: set[uuid.UUID], vehicles: Sequence[VehicleSnapshot]
 ) -> dict[tuple[str, str], set[str]]:
     """(provider_id, device_id) -> the policy's geographies containing the vehicle (closed sets).
 
@@ -96,17 +96,17 @@ async def policy_compliance(
     tz: ZoneInfo,
 ) -> PolicyCompliance:
     """Evaluate a published policy on the providers' live fleets at `at`."""
-    policy = parse_policy(await get_policy(session, policy_id))
+    policy = parse_policy(await get_policy(session, policy_id=policy_id))
     if policy.provider_ids:
         named = {uuid.UUID(str(p)) for p in policy.provider_ids}
         provider_ids = [p for p in provider_ids if p in named]
-    vehicles = await fleet_snapshot(session, hot, provider_ids)
+    vehicles = await fleet_snapshot(session, hot, provider_ids=provider_ids)
     geographies = {uuid.UUID(str(g)) for rule in policy.rules for g in rule.geographies}
     return evaluate_policy(
         policy,
         vehicles,
         now_ms=to_ms(at),
         tz=tz,
-        geographies=await membership(session, geographies, vehicles),
+        geographies=await membership(session, geography_ids=geographies, vehicles=vehicles),
         providers=[str(p) for p in provider_ids],
     )

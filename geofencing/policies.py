@@ -15,7 +15,7 @@ from geofencing.models import PolicyRecord, Zone
 from geofencing.policy import Policy, parse_policy, policy_to_mds
 
 
-async def _check_geographies(session: AsyncSession, policy: Policy) -> None:
+async def _check_geographies(session: AsyncSession, *, policy: Policy) -> None:
     wanted = {uuid.UUID(str(g)) for rule in policy.rules for g in rule.geographies}
     found = set(
         (
@@ -39,7 +39,7 @@ async def publish_policy(
     policy = parse_policy(
         {"policy_id": str(uuid.uuid4()), **document, "published_date": to_ms(now)}
     )
-    await _check_geographies(session, policy)
+    await _check_geographies(session, policy=policy)
     session.add(
         PolicyRecord(
             policy_id=uuid.UUID(str(policy.policy_id)),
@@ -59,7 +59,7 @@ async def publish_policy(
     return policy
 
 
-async def get_policy(session: AsyncSession, policy_id: uuid.UUID) -> dict[str, Any]:
+async def get_policy(session: AsyncSession, *, policy_id: uuid.UUID) -> dict[str, Any]:
     """One published policy as MDS JSON."""
     record = await session.get(PolicyRecord, policy_id)
     if record is None:

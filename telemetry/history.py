@@ -107,7 +107,7 @@ class HistoryWriter:
         await create_partitions(conn, missing - self.known_days)
 
     async def write(
-        self, session: AsyncSession, points: Sequence[Telemetry]
+        self, session: AsyncSession, *, points: Sequence[Telemetry]
     ) -> set[tuple[str, int]]:
         """Store a validated batch; returns the (device_id, timestamp) of the new points."""
         conn = await session.connection()

@@ -43,7 +43,7 @@ async def compliance(
         session,
         request.app.state.live.hot,
         policy_id=policy_id,
-        provider_ids=list(await providers_in(session, scope)),
+        provider_ids=list(await providers_in(session, scope=scope)),
         at=when,
         tz=ZoneInfo(get_settings(request).city_timezone),
     )

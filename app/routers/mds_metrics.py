@@ -56,7 +56,13 @@ async def metrics_query(
         now=datetime.now(UTC),
     )
     described = query.described(settings.k_anonymity)
-    await record_pull(session, principal, "mds_metrics.query", described, len(table.rows))
+    await record_pull(
+        session,
+        principal=principal,
+        action="mds_metrics.query",
+        params=described,
+        rows=len(table.rows),
+    )
     return MdsResponse(
         mds_body(id=str(uuid.uuid4()), query=described, columns=table.columns, rows=table.rows)
     )

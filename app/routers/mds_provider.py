@@ -78,7 +78,13 @@ async def _hourly(
         return MdsResponse(mds_body(**{payload: []}), status_code=202)
     found = await fetch(session, provider_ids=providers_for(principal, provider_id), hour=hour)
     params = _params(**{name: value, "provider_id": provider_id})
-    await record_pull(session, principal, f"mds_provider.{payload}", params, len(found))
+    await record_pull(
+        session,
+        principal=principal,
+        action=f"mds_provider.{payload}",
+        params=params,
+        rows=len(found),
+    )
     return MdsResponse(mds_body(**{payload: found}))
 
 
@@ -206,7 +212,13 @@ async def events_recent(
     params = _params(
         start_time=start_time, end_time=end_time, provider_id=provider_id, after=page.after
     )
-    await record_pull(session, principal, "mds_provider.events_recent", params, len(found.records))
+    await record_pull(
+        session,
+        principal=principal,
+        action="mds_provider.events_recent",
+        params=params,
+        rows=len(found.records),
+    )
     return MdsResponse(mds_body(events=found.records, links=page.links(found.next_after)))
 
 
@@ -228,7 +240,13 @@ async def vehicles(
         after=page.after,
     )
     params = _params(provider_id=provider_id, after=page.after)
-    await record_pull(session, principal, "mds_provider.vehicles", params, len(found.records))
+    await record_pull(
+        session,
+        principal=principal,
+        action="mds_provider.vehicles",
+        params=params,
+        rows=len(found.records),
+    )
     return MdsResponse(
         mds_body(**_fresh(now), vehicles=found.records, links=page.links(found.next_after))
     )
@@ -255,7 +273,11 @@ async def vehicles_status(
     )
     params = _params(provider_id=provider_id, after=page.after)
     await record_pull(
-        session, principal, "mds_provider.vehicles_status", params, len(found.records)
+        session,
+        principal=principal,
+        action="mds_provider.vehicles_status",
+        params=params,
+        rows=len(found.records),
     )
     return MdsResponse(
         mds_body(**_fresh(now), vehicles_status=found.records, links=page.links(found.next_after))
@@ -278,7 +300,13 @@ async def vehicle_status(session: SessionDep, principal: Reader, device_id: Devi
         hide_on_trip=hides_trips(principal),
     )
     params = _params(device_id=device_id)
-    await record_pull(session, principal, "mds_provider.vehicles_status", params, len(found))
+    await record_pull(
+        session,
+        principal=principal,
+        action="mds_provider.vehicles_status",
+        params=params,
+        rows=len(found),
+    )
     return MdsResponse(mds_body(**_fresh(now), vehicles_status=found))
 
 
@@ -294,7 +322,9 @@ async def vehicle(session: SessionDep, principal: Reader, device_id: DeviceId) -
         session, provider_ids=providers_for(principal, None), device_id=uuid.UUID(device_id)
     )
     params = _params(device_id=device_id)
-    await record_pull(session, principal, "mds_provider.vehicles", params, len(found))
+    await record_pull(
+        session, principal=principal, action="mds_provider.vehicles", params=params, rows=len(found)
+    )
     return MdsResponse(mds_body(**_fresh(now), vehicles=found))
 
 
@@ -340,5 +370,7 @@ async def report(
         k=settings.provider.report_k_anonymity,
     )
     params = _params(month=stem, provider_id=provider_id)
-    await record_pull(session, principal, "mds_provider.reports", params, len(rows))
+    await record_pull(
+        session, principal=principal, action="mds_provider.reports", params=params, rows=len(rows)
+    )
     return Response(render_csv(rows), media_type=REPORT_CONTENT_TYPE)

@@ -73,5 +73,5 @@ async def get_policy(
     session: SessionDep, policy_id: Annotated[str, Path(pattern=UUID_PATTERN)]
 ) -> MdsResponse:
     """404 for unknown policies."""
-    record = await policies.get_policy(session, uuid.UUID(policy_id))
+    record = await policies.get_policy(session, policy_id=uuid.UUID(policy_id))
     return MdsResponse(mds_body(last_updated=await _last_updated(session), policies=[record]))

@@ -148,7 +148,7 @@ async def live_vehicles(
         raise InvalidInput("give exactly one of near and bbox", fields=("near", "bbox"))
     hot: HotState = request.app.state.live.hot
     scope = live_scope(principal, provider_id)
-    providers = await queries.providers_in(session, scope)
+    providers = await queries.providers_in(session, scope=scope)
     filters = queries.LiveFilter(
         state, vehicle_type.value if vehicle_type else None, min_battery, max_battery
     )
@@ -225,7 +225,7 @@ async def supply(
     scope = live_scope(principal, provider_id)
     cells = await queries.supply(
         hot,
-        await queries.providers_in(session, scope),
+        await queries.providers_in(session, scope=scope),
         resolution=resolution,
         bbox=_parsed(BBox.parse, bbox, "bbox") if bbox else None,
         vehicle_type=vehicle_type.value if vehicle_type else None,

@@ -80,7 +80,7 @@ def zone_read(zone: Zone, cells: tuple[int, int]) -> ZoneRead:
 
 
 async def _reads(session: AsyncSession, found: list[Zone]) -> list[ZoneRead]:
-    counts = await zones.cell_counts(session, [z.zone_id for z in found])
+    counts = await zones.cell_counts(session, zone_ids=[z.zone_id for z in found])
     return [zone_read(z, counts.get(z.zone_id, (0, 0))) for z in found]
 
 

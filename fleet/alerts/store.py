@@ -13,7 +13,7 @@ from geofencing.violations import Alert
 
 
 async def store_alerts(
-    session: AsyncSession, provider_id: uuid.UUID, alerts: Sequence[Alert]
+    session: AsyncSession, *, provider_id: uuid.UUID, alerts: Sequence[Alert]
 ) -> list[AlertRecord]:
     """Insert alerts in the caller's transaction; returns the rows (with their ids)."""
     rows = [

@@ -97,7 +97,7 @@ async def _driver(session: AsyncSession) -> asyncpg.Connection:
 
 
 async def _pieces(
-    session: AsyncSession, request: ExportRequest, options: ExportOptions
+    session: AsyncSession, *, request: ExportRequest, options: ExportOptions
 ) -> AsyncGenerator[Piece, None]:
     # Counting OD pairs and sorting happen in the database: give them room in memory.
     # This also opens the transaction the cursors need, with one snapshot for the export.
@@ -137,7 +137,7 @@ async def export_stream(
     consumer is back for more."""
     sent = 0
     async with sessionmaker() as session:
-        pieces = _pieces(session, request, options)
+        pieces = _pieces(session, request=request, options=options)
         try:
             async for piece in pieces:
                 # Counted when handed on: the audit errs towards what may have left.
@@ -150,5 +150,11 @@ async def export_stream(
             with anyio.CancelScope(shield=True):
                 await pieces.aclose()
                 await session.rollback()
-                await record_pull(session, principal, request.action, request.audit_params(), sent)
+                await record_pull(
+                    session,
+                    principal=principal,
+                    action=request.action,
+                    params=request.audit_params(),
+                    rows=sent,
+                )
                 await session.commit()

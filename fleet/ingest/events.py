@@ -10,13 +10,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
-from app.core.mds_batch import BatchLimits
 from app.core.mstime import from_ms, sql_ms
 from fleet.events.latest import last_event_sql
 from fleet.events.models import VehicleEvent
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
-from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
+from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import Outcome, ZoneRules
 from fleet.trips.lifecycle import apply_trip_events
@@ -80,7 +79,7 @@ def newest_states(events: Sequence[Event], infos: dict[str, DeviceInfo]) -> list
 
 
 async def _stored_priors(
-    session: AsyncSession, provider_id: uuid.UUID, events: Sequence[Event]
+    session: AsyncSession, *, provider_id: uuid.UUID, events: Sequence[Event]
 ) -> dict[int, tuple[str, int]]:
     rows = await session.execute(
         _STORED_PRIOR,
@@ -108,20 +107,21 @@ class EventIngest:
         *,
         provider_id: uuid.UUID,
         mode: Mode,
-        body: bytes,
-        limits: BatchLimits,
+        batch: PostedBatch,
     ) -> int:
         """Validate, store in one transaction, then update live states; returns the count."""
         machine = STATE_MACHINES[mode]
-        events = parse_or_reject(body, event_schema(str(provider_id), machine), limits)
+        events = parse_or_reject(batch, event_schema(str(provider_id), machine))
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
-                session, provider_id, {e["device_id"] for e in events}
+                session, provider_id=provider_id, device_ids={e["device_id"] for e in events}
             )
             reject_unregistered(events, infos)
             flags = anomalies(
                 events,
-                prior_states(events, await _stored_priors(session, provider_id, events)),
+                prior_states(
+                    events, await _stored_priors(session, provider_id=provider_id, events=events)
+                ),
                 machine,
             )
             result = await session.execute(
@@ -148,13 +148,15 @@ class EventIngest:
             stored = {str(event_id) for event_id in result.scalars()}
             # Replays are not stored again, so they must not move the live state either.
             fresh = [e for e in events if e["event_id"] in stored]
-            alerts = await self.rules.on_trip_ends(session, provider_id, fresh, infos)
+            alerts = await self.rules.on_trip_ends(
+                session, provider_id=provider_id, events=fresh, infos=infos
+            )
 
             def parking(lat: float, lng: float, when: datetime, device_id: str) -> str:
                 vtype = infos[device_id].vehicle_type
                 return self.rules.parking(lat, lng, when, vtype, provider_id).category
 
-            await apply_trip_events(session, provider_id, fresh, parking)
+            await apply_trip_events(session, provider_id=provider_id, events=fresh, parking=parking)
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
         return len(events)

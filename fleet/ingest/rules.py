@@ -94,6 +94,7 @@ class ZoneRules:
     async def on_telemetry(
         self,
         session: AsyncSession,
+        *,
         provider_id: uuid.UUID,
         points: Sequence[Telemetry],
         infos: dict[str, DeviceInfo],
@@ -152,7 +153,7 @@ class ZoneRules:
         changed = {
             d: (track.encode(), track.signature(newest[d].zones)) for d, track in tracks.items()
         }
-        return Outcome(await store_alerts(session, provider_id, alerts), changed)
+        return Outcome(await store_alerts(session, provider_id=provider_id, alerts=alerts), changed)
 
     def _hubs_apply(
         self, zones: Sequence[CompiledZone], when: datetime, vtype: str, provider: str
@@ -179,6 +180,7 @@ class ZoneRules:
     async def on_trip_ends(
         self,
         session: AsyncSession,
+        *,
         provider_id: uuid.UUID,
         events: Sequence[Event],
         infos: dict[str, DeviceInfo],
@@ -199,7 +201,7 @@ class ZoneRules:
                 provider_id,
             )
             alerts += parking_alerts(event["device_id"], event["timestamp"], lat, lng, verdict)
-        return await store_alerts(session, provider_id, alerts)
+        return await store_alerts(session, provider_id=provider_id, alerts=alerts)
 
     async def publish(self, provider_id: uuid.UUID, outcome: Outcome) -> None:
         """After the commit: save tracking state and stream the alerts."""

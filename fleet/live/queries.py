@@ -59,7 +59,7 @@ class Found:
     distance_m: float | None = None
 
 
-async def providers_in(session: AsyncSession, scope: Scope) -> Sequence[uuid.UUID]:
+async def providers_in(session: AsyncSession, *, scope: Scope) -> Sequence[uuid.UUID]:
     """The providers a scope covers."""
     if scope.provider_ids is not None:
         return scope.provider_ids

@@ -35,7 +35,7 @@ _LATEST = text(
 )
 
 
-async def rebuild_provider(session: AsyncSession, hot: HotState, provider_id: uuid.UUID) -> int:
+async def rebuild_provider(session: AsyncSession, hot: HotState, *, provider_id: uuid.UUID) -> int:
     """Replace a provider's hot state by what the record says; returns vehicles seen."""
     rows = (await session.execute(_LATEST, {"provider_id": provider_id})).all()
     positions = [
@@ -66,4 +66,4 @@ async def rebuild_provider(session: AsyncSession, hot: HotState, provider_id: uu
 async def rebuild_all(session: AsyncSession, hot: HotState) -> dict[uuid.UUID, int]:
     """Rebuild every provider's hot state."""
     providers = (await session.execute(select(Provider.provider_id))).scalars().all()
-    return {p: await rebuild_provider(session, hot, p) for p in providers}
+    return {p: await rebuild_provider(session, hot, provider_id=p) for p in providers}

@@ -166,7 +166,7 @@ def _key(query: MetricsQuery, row: Any) -> Key | None:
 
 
 async def _add_states(
-    session: AsyncSession, query: MetricsQuery, params: dict[str, Any], cells: Cells
+    session: AsyncSession, *, query: MetricsQuery, params: dict[str, Any], cells: Cells
 ) -> None:
     if params["stop"] <= params["start"]:
         return
@@ -186,6 +186,7 @@ async def _add_states(
 
 async def _add_trips(
     session: AsyncSession,
+    *,
     query: MetricsQuery,
     params: dict[str, Any],
     cells: Cells,
@@ -223,11 +224,15 @@ async def compute_metrics(
     }
     cells: Cells = defaultdict(Cell)
     if query.needs(Source.STATES):
-        await _add_states(session, query, params, cells)
+        await _add_states(session, query=query, params=params, cells=cells)
     if query.needs(Source.STARTS):
-        await _add_trips(session, query, params, cells, "start", lambda c: c.starts)
+        await _add_trips(
+            session, query=query, params=params, cells=cells, side="start", pick=lambda c: c.starts
+        )
     if query.needs(Source.ENDS):
-        await _add_trips(session, query, params, cells, "end", lambda c: c.ends)
+        await _add_trips(
+            session, query=query, params=params, cells=cells, side="end", pick=lambda c: c.ends
+        )
     keys = row_keys(cells, bool(query.dimensions))
     count = len(keys) * (len(query.bounds) - 1)
     if count > max_rows:

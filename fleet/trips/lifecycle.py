@@ -53,7 +53,7 @@ _ROUTE = text(
 
 
 async def _record(
-    session: AsyncSession, provider_id: uuid.UUID, event: Event, trip_id: str
+    session: AsyncSession, *, provider_id: uuid.UUID, event: Event, trip_id: str
 ) -> None:
     types = set(event["event_types"])
     location = event.get("location")
@@ -103,7 +103,7 @@ async def _record(
 
 
 async def _measure(
-    session: AsyncSession, trip: Trip, parking: ParkingCheck, limits: RouteLimits
+    session: AsyncSession, *, trip: Trip, parking: ParkingCheck, limits: RouteLimits
 ) -> None:
     assert trip.start_at is not None
     assert trip.end_at is not None
@@ -139,6 +139,7 @@ async def _measure(
 
 async def apply_trip_events(
     session: AsyncSession,
+    *,
     provider_id: uuid.UUID,
     events: Sequence[Event],
     parking: ParkingCheck,
@@ -150,7 +151,7 @@ async def apply_trip_events(
         if not set(event["event_types"]) & (STARTS | ENDS | CANCELS):
             continue
         for trip_id in event.get("trip_ids") or []:
-            await _record(session, provider_id, event, trip_id)
+            await _record(session, provider_id=provider_id, event=event, trip_id=trip_id)
             touched.add(uuid.UUID(trip_id))
     if not touched:
         return []
@@ -170,7 +171,7 @@ async def apply_trip_events(
         .all()
     )
     for trip in due:
-        await _measure(session, trip, parking, limits)
+        await _measure(session, trip=trip, parking=parking, limits=limits)
     await session.flush()
     return [t.trip_id for t in due]
 
