@@ -13,6 +13,7 @@ from typing import Self
 
 import uvloop
 
+from app.core.mstime import now_ms
 from bench.httpclient import Connection, ProtocolError, request_head
 from bench.workload import Fleet, telemetry_bodies
 
@@ -153,7 +154,7 @@ def worker_main(
         spec.device_ids,
         batches=spec.batches,
         batch_size=spec.batch_size,
-        now_ms=int(time.time() * 1000),
+        now_ms=now_ms(),
         seed=spec.seed,
     )
     out.put(Ready(spec.index, len(bodies), time.perf_counter() - began))

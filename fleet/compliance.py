@@ -11,30 +11,29 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import to_ms
+from fleet.events.latest import last_event_sql
 from geofencing.compliance import PolicyCompliance, VehicleSnapshot, evaluate_policy
 from geofencing.models import Zone
 from geofencing.policies import get_policy
 from geofencing.policy import parse_policy
 from telemetry.hotstate.store import HotState
 
+_LAST_TYPES = last_event_sql("event_types", provider="v.provider_id", device="v.device_id")
 # Registry facts and the types of each vehicle's last event (what set its state).
 _FLEET = text(
-    """
+    f"""
     SELECT v.device_id, v.provider_id, v.vehicle_type,
            v.record -> 'propulsion_types' AS propulsion_types, e.event_types
     FROM vehicles v
-    LEFT JOIN LATERAL (
-        SELECT event_types FROM events
-        WHERE provider_id = v.provider_id AND device_id = v.device_id
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    LEFT JOIN LATERAL ({_LAST_TYPES}) e ON true
     WHERE v.provider_id = ANY(:providers)
-    """
+    """  # noqa: S608 (constants only)
 )
 
 
 async def fleet_snapshot(
-    session: AsyncSession, hot: HotState, provider_ids: Sequence[uuid.UUID]
+    session: AsyncSession, hot: HotState, *, provider_ids: Sequence[uuid.UUID]
 ) -> list[VehicleSnapshot]:
     """Every vehicle of the providers with a known position and state."""
     rows = (await session.execute(_FLEET, {"providers": list(provider_ids)})).all()
@@ -63,7 +62,7 @@ async def fleet_snapshot(
 
 
 async def membership(
-    session: AsyncSession, geography_ids: set[uuid.UUID], vehicles: Sequence[VehicleSnapshot]
+    session: AsyncSession, *, geography_ids: set[uuid.UUID], vehicles: Sequence[VehicleSnapshot]
 ) -> dict[tuple[str, str], set[str]]:
     """(provider_id, device_id) -> the policy's geographies containing the vehicle (closed sets).
 
@@ -97,17 +96,17 @@ async def policy_compliance(
     tz: ZoneInfo,
 ) -> PolicyCompliance:
     """Evaluate a published policy on the providers' live fleets at `at`."""
-    policy = parse_policy(await get_policy(session, policy_id))
+    policy = parse_policy(await get_policy(session, policy_id=policy_id))
     if policy.provider_ids:
         named = {uuid.UUID(str(p)) for p in policy.provider_ids}
         provider_ids = [p for p in provider_ids if p in named]
-    vehicles = await fleet_snapshot(session, hot, provider_ids)
+    vehicles = await fleet_snapshot(session, hot, provider_ids=provider_ids)
     geographies = {uuid.UUID(str(g)) for rule in policy.rules for g in rule.geographies}
     return evaluate_policy(
         policy,
         vehicles,
-        now_ms=int(at.timestamp() * 1000),
+        now_ms=to_ms(at),
         tz=tz,
-        geographies=await membership(session, geographies, vehicles),
+        geographies=await membership(session, geography_ids=geographies, vehicles=vehicles),
         providers=[str(p) for p in provider_ids],
     )

@@ -36,11 +36,11 @@ Semantics, from `spec/policy/README.md` (MDS 2.0.2) where it speaks, and chosen 
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.core.mstime import from_ms
 from geofencing.policy import Policy, Rule
 
 MS_PER_TIME_UNIT: Mapping[str, int] = {
@@ -244,7 +244,7 @@ def _seconds_of_day(text: str) -> int:
 
 def rule_active_at(rule: Rule, now_ms: int, tz: ZoneInfo) -> bool:
     """Whether the rule's local days and hours hold at `now_ms` (see module notes)."""
-    local = datetime.fromtimestamp(now_ms // 1000, tz)
+    local = from_ms(now_ms).astimezone(tz)
     clock = local.hour * 3600 + local.minute * 60 + local.second
     days = set(rule.days) if rule.days else None
     today = _WEEKDAYS[local.weekday()]

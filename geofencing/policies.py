@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -10,19 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.mstime import from_ms, to_ms
 from geofencing.models import PolicyRecord, Zone
 from geofencing.policy import Policy, parse_policy, policy_to_mds
 
 
-def _when(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
-async def _check_geographies(session: AsyncSession, policy: Policy) -> None:
+async def _check_geographies(session: AsyncSession, *, policy: Policy) -> None:
     wanted = {uuid.UUID(str(g)) for rule in policy.rules for g in rule.geographies}
     found = set(
         (
@@ -43,14 +36,16 @@ async def publish_policy(
     session: AsyncSession, *, document: dict[str, Any], created_by: str, now: datetime
 ) -> Policy:
     """Validate and store a policy; `published_date` is now, `policy_id` made if absent."""
-    policy = parse_policy({"policy_id": str(uuid.uuid4()), **document, "published_date": _ms(now)})
-    await _check_geographies(session, policy)
+    policy = parse_policy(
+        {"policy_id": str(uuid.uuid4()), **document, "published_date": to_ms(now)}
+    )
+    await _check_geographies(session, policy=policy)
     session.add(
         PolicyRecord(
             policy_id=uuid.UUID(str(policy.policy_id)),
             record=policy_to_mds(policy),
-            start_at=_when(policy.start_date),
-            end_at=_when(policy.end_date) if policy.end_date is not None else None,
+            start_at=from_ms(policy.start_date),
+            end_at=from_ms(policy.end_date) if policy.end_date is not None else None,
             published_at=now,
             prev_policy_ids=[uuid.UUID(str(p)) for p in policy.prev_policies or []] or None,
             created_by=created_by,
@@ -64,7 +59,7 @@ async def publish_policy(
     return policy
 
 
-async def get_policy(session: AsyncSession, policy_id: uuid.UUID) -> dict[str, Any]:
+async def get_policy(session: AsyncSession, *, policy_id: uuid.UUID) -> dict[str, Any]:
     """One published policy as MDS JSON."""
     record = await session.get(PolicyRecord, policy_id)
     if record is None:
@@ -81,10 +76,10 @@ async def list_policies(
     `prev_policies`) are left out.
     """
     query = select(PolicyRecord).where(
-        or_(PolicyRecord.end_at.is_(None), PolicyRecord.end_at >= _when(start_ms))
+        or_(PolicyRecord.end_at.is_(None), PolicyRecord.end_at >= from_ms(start_ms))
     )
     if end_ms is not None:
-        query = query.where(PolicyRecord.start_at <= _when(end_ms))
+        query = query.where(PolicyRecord.start_at <= from_ms(end_ms))
     rows = (await session.execute(query.order_by(PolicyRecord.start_at))).scalars().all()
     if active_only:
         replaced = {p for r in rows for p in r.prev_policy_ids or []}
@@ -99,4 +94,4 @@ async def last_published_ms(session: AsyncSession) -> int | None:
             select(PolicyRecord.published_at).order_by(PolicyRecord.published_at.desc()).limit(1)
         )
     ).scalar()
-    return _ms(newest) if newest is not None else None
+    return to_ms(newest) if newest is not None else None

@@ -11,6 +11,7 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.mstime import to_ms
 from geofencing.covers import Cover, compile_cover
 from geofencing.violations import ZoneFacts
 from geofencing.zone_index import ZoneIndex
@@ -46,7 +47,7 @@ class Snapshot:
         object.__setattr__(self, "edges", edges)
         unconditional = frozenset(n for n, z in enumerate(self.zones) if z.rule.unconditional())
         object.__setattr__(self, "unconditional", unconditional)
-        effective = tuple(int(z.effective_at.timestamp() * 1000) for z in self.zones)
+        effective = tuple(to_ms(z.effective_at) for z in self.zones)
         object.__setattr__(self, "effective_ms", effective)
         policed = frozenset(i for i, z in zip(ids, self.zones, strict=True) if z.rule.policed())
         object.__setattr__(self, "policed", policed)

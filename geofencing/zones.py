@@ -88,7 +88,7 @@ def parse_zone_geometry(geometry: dict[str, object], limits: ZoneLimits) -> Mult
     return shape
 
 
-async def _store_cover(session: AsyncSession, zone_id: uuid.UUID, cover: Cover) -> None:
+async def _store_cover(session: AsyncSession, *, zone_id: uuid.UUID, cover: Cover) -> None:
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
@@ -102,8 +102,8 @@ async def _store_cover(session: AsyncSession, zone_id: uuid.UUID, cover: Cover) 
 
 async def _publish(
     session: AsyncSession,
-    fields: ZoneFields,
     *,
+    fields: ZoneFields,
     provider_id: uuid.UUID | None,
     lineage: tuple[uuid.UUID, int, list[uuid.UUID]] | None,
     limits: ZoneLimits,
@@ -136,7 +136,7 @@ async def _publish(
     )
     session.add(zone)
     await session.flush()
-    await _store_cover(session, zone.zone_id, cover)
+    await _store_cover(session, zone_id=zone.zone_id, cover=cover)
     return zone
 
 
@@ -161,7 +161,7 @@ async def create_zone(
     """Publish the first version of a zone."""
     return await _publish(
         session,
-        data,
+        fields=data,
         provider_id=_owner(scope, data.provider_id),
         lineage=None,
         limits=limits,
@@ -170,7 +170,7 @@ async def create_zone(
     )
 
 
-async def _writable(session: AsyncSession, zone_id: uuid.UUID, scope: ZoneScope) -> Zone:
+async def _writable(session: AsyncSession, *, zone_id: uuid.UUID, scope: ZoneScope) -> Zone:
     zone = await get_zone(session, zone_id=zone_id, scope=scope)
     if zone.provider_id is None and not scope.may_write_citywide:
         raise Forbidden("only city planners and admins change city-wide zones")
@@ -190,11 +190,11 @@ async def update_zone(
     now: datetime,
 ) -> Zone:
     """Publish a new version naming `zone_id` as its previous one, and retire that one."""
-    old = await _writable(session, zone_id, scope)
+    old = await _writable(session, zone_id=zone_id, scope=scope)
     await session.execute(update(Zone).where(Zone.zone_id == old.zone_id).values(retired_at=now))
     return await _publish(
         session,
-        data,
+        fields=data,
         provider_id=old.provider_id,
         lineage=(old.lineage_id, old.version + 1, [old.zone_id]),
         limits=limits,
@@ -207,7 +207,7 @@ async def retire_zone(
     session: AsyncSession, *, zone_id: uuid.UUID, scope: ZoneScope, now: datetime
 ) -> Zone:
     """Retire a zone: it stops applying but stays readable."""
-    zone = await _writable(session, zone_id, scope)
+    zone = await _writable(session, zone_id=zone_id, scope=scope)
     zone.retired_at = now
     await session.flush()
     return zone
@@ -240,7 +240,7 @@ async def list_zones(
 
 
 async def cell_counts(
-    session: AsyncSession, zone_ids: Sequence[uuid.UUID]
+    session: AsyncSession, *, zone_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[int, int]]:
     """(interior, boundary) cell counts per zone."""
     rows = await session.execute(
@@ -289,7 +289,7 @@ def compile_stored(zone: Zone, interior: list[int], boundary: list[int]) -> Comp
     )
 
 
-async def _stored_active(session: AsyncSession, zone_id: uuid.UUID | None) -> Sequence[Zone]:
+async def _stored_active(session: AsyncSession, *, zone_id: uuid.UUID | None) -> Sequence[Zone]:
     query = select(Zone).where(Zone.retired_at.is_(None))
     if zone_id is not None:
         query = query.where(Zone.zone_id == zone_id)
@@ -299,7 +299,7 @@ async def _stored_active(session: AsyncSession, zone_id: uuid.UUID | None) -> Se
 async def _readable_active(session: AsyncSession) -> tuple[list[Zone], list[SkippedZone]]:
     """Every active zone row the driver can decode; one that it cannot is skipped alone."""
     try:
-        return list(await _stored_active(session, None)), []
+        return list(await _stored_active(session, zone_id=None)), []
     except _UNDECODABLE:
         # One undecodable value fails the whole read: read the zones one by one instead.
         ids = (
@@ -311,7 +311,7 @@ async def _readable_active(session: AsyncSession) -> tuple[list[Zone], list[Skip
     skipped: list[SkippedZone] = []
     for zone_id in ids:
         try:
-            readable.extend(await _stored_active(session, zone_id))
+            readable.extend(await _stored_active(session, zone_id=zone_id))
         except _UNDECODABLE as exc:
             skipped.append(SkippedZone(zone_id, f"unreadable row: {exc!r}"))
     return readable, skipped

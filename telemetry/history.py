@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.core.mstime import sql_ms
 from telemetry.partitions import create_partitions, days_of, existing_days
 from telemetry.schema import Telemetry
 
@@ -53,7 +54,7 @@ WITH moved AS (DELETE FROM telemetry_staging RETURNING *)
 INSERT INTO telemetry (recorded_at, {_STORED})
 SELECT timestamptz 'epoch' + ts_ms * interval '1 millisecond', {_STORED} FROM moved
 ON CONFLICT DO NOTHING
-RETURNING device_id::text, (extract(epoch FROM recorded_at) * 1000)::bigint
+RETURNING device_id::text, {sql_ms("recorded_at")}
 """  # noqa: S608
 
 
@@ -106,7 +107,7 @@ class HistoryWriter:
         await create_partitions(conn, missing - self.known_days)
 
     async def write(
-        self, session: AsyncSession, points: Sequence[Telemetry]
+        self, session: AsyncSession, *, points: Sequence[Telemetry]
     ) -> set[tuple[str, int]]:
         """Store a validated batch; returns the (device_id, timestamp) of the new points."""
         conn = await session.connection()

@@ -180,11 +180,11 @@ async def test_a_first_seed_creates_the_whole_demo_city(
             op.mode.value,
         )
         for field, role in (("gateway_key", Role.GATEWAY), ("manager_key", Role.OPERATOR_MANAGER)):
-            stored = await load_key(session, parse_key(entry[field]).key_id)  # type: ignore[union-attr]
+            stored = await load_key(session, key_id=parse_key(entry[field]).key_id)  # type: ignore[union-attr]
             assert stored is not None
             assert (stored.role, stored.provider_id, stored.mode) == (role, op.provider_id, op.mode)
     for name, role in CITY_ROLES.items():
-        stored = await load_key(session, parse_key(document["city"][name]).key_id)  # type: ignore[union-attr]
+        stored = await load_key(session, key_id=parse_key(document["city"][name]).key_id)  # type: ignore[union-attr]
         assert stored is not None
         assert (stored.role, stored.provider_id, stored.revoked) == (role, None, False)
     assert mode_of(keys_path) == 0o600
@@ -361,7 +361,7 @@ async def test_a_revoked_key_is_replaced_and_the_others_kept(
     new_key = renewed.providers["sundsvik"].gateway_key
     assert new_key is not None
     assert new_key != revoked
-    stored = await load_key(session, parse_key(new_key).key_id)  # type: ignore[union-attr]
+    stored = await load_key(session, key_id=parse_key(new_key).key_id)  # type: ignore[union-attr]
     assert stored is not None
     assert (stored.role, stored.provider_id, stored.revoked) == (
         Role.GATEWAY,

@@ -305,7 +305,7 @@ async def test_rebuilt_live_state_of_a_shared_device_id_is_the_providers_own(
     hot = HotState(redis)
     for who in (first, second):
         assert who.provider_id is not None
-        await rebuild_provider(session, hot, who.provider_id)
+        await rebuild_provider(session, hot, provider_id=who.provider_id)
     [mine] = await hot.vehicles(str(first.provider_id), [device])
     [theirs] = await hot.vehicles(str(second.provider_id), [device])
     assert mine is not None
@@ -322,14 +322,16 @@ async def test_the_directory_remembers_a_device_for_its_provider_only(
     assert other.provider_id is not None
     [device] = await register(client, holder, vehicle_type="bicycle")
     directory = DeviceDirectory()
-    assert await directory.resolve(session, holder.provider_id, [device]) == {
-        device: DeviceInfo("bicycle")
-    }
-    assert await directory.resolve(session, other.provider_id, [device]) == {}
+    assert await directory.resolve(
+        session, provider_id=holder.provider_id, device_ids=[device]
+    ) == {device: DeviceInfo("bicycle")}
+    assert (
+        await directory.resolve(session, provider_id=other.provider_id, device_ids=[device]) == {}
+    )
     await register(client, other, device_id=device, vehicle_type="moped")
-    assert await directory.resolve(session, other.provider_id, [device]) == {
+    assert await directory.resolve(session, provider_id=other.provider_id, device_ids=[device]) == {
         device: DeviceInfo("moped")
     }
-    assert await directory.resolve(session, holder.provider_id, [device]) == {
-        device: DeviceInfo("bicycle")
-    }
+    assert await directory.resolve(
+        session, provider_id=holder.provider_id, device_ids=[device]
+    ) == {device: DeviceInfo("bicycle")}

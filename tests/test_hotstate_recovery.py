@@ -79,7 +79,7 @@ async def test_rebuild_reproduces_the_live_state_exactly(
     assert len(before) == 6 + 3  # vehicles, geo set, two supply hashes
     await redis.flushdb()
     assert gateway.provider_id is not None
-    rebuilt = await rebuild_provider(session, HotState(redis), gateway.provider_id)
+    rebuilt = await rebuild_provider(session, HotState(redis), provider_id=gateway.provider_id)
     assert rebuilt == 6
     assert await snapshot(redis, gateway.provider_id) == before
 

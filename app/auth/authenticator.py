@@ -58,7 +58,7 @@ class Authenticator:
         stored = self.cache.get(key_id)
         if stored is None:
             async with self.sessionmaker() as session:
-                stored = await load_key(session, key_id)
+                stored = await load_key(session, key_id=key_id)
             if stored is not None:
                 self.cache.put(stored)
         return stored

@@ -6,21 +6,30 @@ PostgreSQL refuses NUL in text and JSONB, orjson refuses integers beyond 64 bits
 """
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
+
+from app.core.mstime import as_utc, from_ms, to_ms
 
 # MDS: no timestamp before 2018-01-01T00:00:00Z.
 EARLIEST = datetime(2018, 1, 1, tzinfo=UTC)
 # A fixed sanity bound beyond any configured horizon and far inside what `datetime` and
 # 64-bit milliseconds hold, so that adding an hour, a day or a month never overflows.
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-EARLIEST_MS = (EARLIEST - EPOCH) // timedelta(milliseconds=1)
-LATEST_MS = (LATEST - EPOCH) // timedelta(milliseconds=1)
+EARLIEST_MS = to_ms(EARLIEST)
+LATEST_MS = to_ms(LATEST)
 
 INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
@@ -35,6 +44,7 @@ TIME_HORIZON: ContextVar[timedelta] = ContextVar(
 )
 
 NO_NUL = r"^[^\x00]*$"
+_RFC3339_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]")
 
 
 def latest_accepted(now: datetime) -> datetime:
@@ -43,11 +53,9 @@ def latest_accepted(now: datetime) -> datetime:
 
 
 def within_bounds(when: datetime, latest: datetime = LATEST) -> datetime:
-    """`when` in UTC if it lies in [EARLIEST, latest]; ValueError otherwise."""
-    if when.tzinfo is None:
-        raise ValueError("give a time zone offset, e.g. 2026-10-25T00:00:00Z")
+    """Aware `when` in UTC if it lies in [EARLIEST, latest]; ValueError otherwise."""
     try:
-        utc = when.astimezone(UTC)
+        utc = as_utc(when)
     except OverflowError as exc:
         # Year 1 or 9999 with an offset that pushes it past what datetime holds.
         raise ValueError("lies outside the calendar") from exc
@@ -58,11 +66,11 @@ def within_bounds(when: datetime, latest: datetime = LATEST) -> datetime:
     return utc
 
 
-def from_ms(ms: int) -> datetime:
+def ms_within_bounds(ms: int) -> datetime:
     """The UTC time of integer milliseconds in [EARLIEST_MS, LATEST_MS]; ValueError otherwise."""
     if not EARLIEST_MS <= ms <= LATEST_MS:
         raise ValueError("integer ms must lie from 2018 to 2200")
-    return EPOCH + timedelta(milliseconds=ms)
+    return from_ms(ms)
 
 
 def _in_horizon(when: datetime) -> datetime:
@@ -71,13 +79,25 @@ def _in_horizon(when: datetime) -> datetime:
 
 def _ms_in_horizon(ms: int) -> int:
     latest = latest_accepted(datetime.now(UTC))
-    if ms > (latest - EPOCH) // timedelta(milliseconds=1):
+    if ms > to_ms(latest):
         raise ValueError(f"must not be after {latest.isoformat()}")
     return ms
 
 
+def _date_time_text(value: Any) -> Any:
+    # pydantic also reads numbers and digit strings as Unix seconds or milliseconds,
+    # which are no RFC 3339 date-time and would silently mean a different instant.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _RFC3339_DATE.match(value) is None:
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-10-25T00:00:00Z")
+    return value
+
+
+# An RFC 3339 date-time with a UTC offset, as an aware datetime (offset kept).
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
 # An RFC 3339 date-time with an offset, from 2018 to the horizon, as UTC.
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(_in_horizon)]
+UtcDateTime = Annotated[Rfc3339, AfterValidator(_in_horizon)]
 # Integer milliseconds since the epoch: a fixed range in the type, cheap enough for the
 # ingest hot path, where the clock-dependent check is the caller's (allowed skew).
 TimestampMs = Annotated[StrictInt, Field(ge=EARLIEST_MS, le=LATEST_MS)]

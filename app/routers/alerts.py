@@ -7,9 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Scope
+from app.core.auth import Principal, Scope
 from app.core.bounded import UtcDateTime
 from app.deps import SessionDep, require
+from app.visibility import providers_for
 from fleet.alerts.store import list_alerts
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -57,12 +58,12 @@ async def alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertRead]:
     """Operators see their own fleet's alerts; city-wide roles every provider's."""
-    if principal.role in CITYWIDE_ROLES:
-        providers = [provider_id] if provider_id else None
-    else:
-        own = principal.provider_id
-        providers = [own] if own and provider_id in (None, own) else []
     found = await list_alerts(
-        session, provider_ids=providers, since=since, kind=kind, device_id=device_id, limit=limit
+        session,
+        provider_ids=providers_for(principal, provider_id),
+        since=since,
+        kind=kind,
+        device_id=device_id,
+        limit=limit,
     )
     return [AlertRead.model_validate(a, from_attributes=True) for a in found]

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Scope
+from app.core.auth import Principal, Scope
 from app.core.bounded import UtcDateTime
 from app.deps import SessionDep, get_settings, require
+from app.visibility import live_scope
 from fleet.compliance import policy_compliance
-from fleet.live.queries import Scope as LiveScope
 from fleet.live.queries import providers_in
 
 router = APIRouter(prefix="/v1", tags=["compliance"])
@@ -38,16 +38,12 @@ async def compliance(
     a vehicle matched by a rule is not evaluated by later rules). Operators see their own
     provider only."""
     when = at or datetime.now(UTC)
-    if principal.role in CITYWIDE_ROLES:
-        scope = LiveScope((provider_id,) if provider_id else None)
-    else:
-        own = principal.provider_id
-        scope = LiveScope((own,) if own and provider_id in (None, own) else ())
+    scope = live_scope(principal, provider_id)
     result = await policy_compliance(
         session,
         request.app.state.live.hot,
         policy_id=policy_id,
-        provider_ids=list(await providers_in(session, scope)),
+        provider_ids=list(await providers_in(session, scope=scope)),
         at=when,
         tz=ZoneInfo(get_settings(request).city_timezone),
     )

@@ -1,6 +1,5 @@
 """MDS Agency 2.0: vehicles, vehicle status, telemetry and events."""
 
-import time
 import uuid
 from typing import Annotated, Any
 
@@ -16,9 +15,14 @@ from app.core.mds_batch import (
     check_shape,
     decode_array,
 )
+from app.core.mstime import now_ms
 from app.deps import SessionDep, get_resources, get_settings, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from app.paging import DeviceId, PageDep
+from fleet.ingest.common import PostedBatch
+from fleet.ingest.events import EventIngest
+from fleet.ingest.telemetry import TelemetryIngest
+from fleet.ingest.trips import TripIngest
 from fleet.vehicles import service as vehicles
 from fleet.vehicles import status
 
@@ -141,21 +145,16 @@ async def get_vehicle(session: SessionDep, principal: Reader, device_id: DeviceI
     return MdsResponse(mds_body(vehicles=[record]))
 
 
-async def _pipeline_args(request: Request) -> dict[str, Any]:
-    """What every Agency ingest pipeline takes besides the caller: session factory,
-    limits (the clock, the future skew, the batch size) and the raw body."""
-    telemetry = get_settings(request).telemetry
+async def _posted(request: Request) -> PostedBatch:
+    """The body of an Agency POST with the limits it is checked against."""
+    settings = get_settings(request)
     limits = BatchLimits(
-        now_ms=int(time.time() * 1000),
-        max_future_ms=telemetry.max_future_skew_s * 1000,
-        max_items=telemetry.max_batch,
-        max_depth=get_settings(request).api.max_json_depth,
+        now_ms=now_ms(),
+        max_future_ms=settings.telemetry.max_future_skew_s * 1000,
+        max_items=settings.telemetry.max_batch,
+        max_depth=settings.api.max_json_depth,
     )
-    return {
-        "sessionmaker": get_resources(request).sessionmaker,
-        "limits": limits,
-        "body": await request.body(),
-    }
+    return PostedBatch(body=await request.body(), limits=limits)
 
 
 def _created(total: int) -> MdsResponse:
@@ -171,8 +170,10 @@ def _created(total: int) -> MdsResponse:
 async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsResponse:
     """Stored durably before the 201; replays are accepted and stored once."""
     provider_id, _ = principal.acting_for()
-    ingest = request.app.state.telemetry_ingest.ingest
-    return _created(await ingest(provider_id=provider_id, **await _pipeline_args(request)))
+    pipeline: TelemetryIngest = request.app.state.telemetry_ingest
+    sessionmaker = get_resources(request).sessionmaker
+    batch = await _posted(request)
+    return _created(await pipeline.ingest(sessionmaker, provider_id=provider_id, batch=batch))
 
 
 @router.post(
@@ -184,9 +185,11 @@ async def post_telemetry(request: Request, principal: TelemetryWriter) -> MdsRes
 async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
     """Checked against the provider's mode state machine; stored durably before the 201."""
     provider_id, mode = principal.acting_for()
-    ingest = request.app.state.event_ingest.ingest
+    pipeline: EventIngest = request.app.state.event_ingest
+    sessionmaker = get_resources(request).sessionmaker
+    batch = await _posted(request)
     return _created(
-        await ingest(provider_id=provider_id, mode=mode, **await _pipeline_args(request))
+        await pipeline.ingest(sessionmaker, provider_id=provider_id, mode=mode, batch=batch)
     )
 
 
@@ -199,7 +202,9 @@ async def post_events(request: Request, principal: EventWriter) -> MdsResponse:
 async def post_trips(request: Request, principal: EventWriter) -> MdsResponse:
     """Validated against the provider's mode; a replay stores nothing twice."""
     provider_id, mode = principal.acting_for()
-    ingest = request.app.state.trip_ingest.ingest
+    pipeline: TripIngest = request.app.state.trip_ingest
+    sessionmaker = get_resources(request).sessionmaker
+    batch = await _posted(request)
     return _created(
-        await ingest(provider_id=provider_id, mode=mode, **await _pipeline_args(request))
+        await pipeline.ingest(sessionmaker, provider_id=provider_id, mode=mode, batch=batch)
     )

@@ -1,6 +1,5 @@
 """MDS Geography API 2.0: city-wide zones published as immutable geographies (public)."""
 
-import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -10,6 +9,7 @@ from geoalchemy2.shape import to_shape
 
 from app.core.errors import NotFound
 from app.core.mds import UUID_PATTERN
+from app.core.mstime import now_ms, to_ms
 from app.deps import SessionDep
 from app.mds_media import MdsResponse, mds_body, mds_version
 from geofencing import zones
@@ -28,7 +28,7 @@ CITY = ZoneScope(None, may_write_citywide=False)
 
 
 def _ms(when: datetime | None) -> int | None:
-    return int(when.timestamp() * 1000) if when is not None else None
+    return to_ms(when) if when is not None else None
 
 
 def geography(zone: Zone) -> dict[str, Any]:
@@ -75,7 +75,7 @@ async def list_geographies(session: SessionDep) -> MdsResponse:
     """City-wide zones only: an operator's own zones are not published."""
     found = await zones.list_zones(session, scope=CITY, include_retired=True, citywide_only=True)
     changes = [t for z in found for t in (z.published_at, z.retired_at) if t is not None]
-    last_updated = _ms(max(changes)) if changes else int(time.time() * 1000)
+    last_updated = _ms(max(changes)) if changes else now_ms()
     return MdsResponse(
         mds_body(last_updated=last_updated, geographies=[geography(z) for z in found])
     )

@@ -1,6 +1,5 @@
 """MDS Policy 2.0 (public reads) and publishing policies (/v1/policies, city planners)."""
 
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from app.core.auth import Principal, Scope
 from app.core.bounded import HorizonMs
 from app.core.mds import UUID_PATTERN
+from app.core.mstime import now_ms
 from app.deps import SessionDep, get_resources, require
 from app.mds_media import MdsResponse, mds_body, mds_version
 from geofencing import policies
@@ -48,7 +48,7 @@ async def publish_policy(
 
 
 async def _last_updated(session: SessionDep) -> int:
-    return await policies.last_published_ms(session) or int(time.time() * 1000)
+    return await policies.last_published_ms(session) or now_ms()
 
 
 @mds.get("/policies", operation_id="mds_policy_list", summary="Policies in a period")
@@ -61,7 +61,7 @@ async def list_policies(
     """Policies whose effective period overlaps [start_date (default now), end_date]."""
     found = await policies.list_policies(
         session,
-        start_ms=start_date if start_date is not None else int(time.time() * 1000),
+        start_ms=start_date if start_date is not None else now_ms(),
         end_ms=end_date,
         active_only=active_only,
     )
@@ -73,5 +73,5 @@ async def get_policy(
     session: SessionDep, policy_id: Annotated[str, Path(pattern=UUID_PATTERN)]
 ) -> MdsResponse:
     """404 for unknown policies."""
-    record = await policies.get_policy(session, uuid.UUID(policy_id))
+    record = await policies.get_policy(session, policy_id=uuid.UUID(policy_id))
     return MdsResponse(mds_body(last_updated=await _last_updated(session), policies=[record]))

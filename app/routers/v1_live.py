@@ -1,7 +1,7 @@
 """Operator live fleet: /v1/vehicles, /v1/vehicles/{device_id}, /v1/supply."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,8 +12,9 @@ from app.core.auth import Principal, Scope
 from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleState, VehicleType
+from app.core.mstime import from_ms
 from app.deps import SessionDep, require
-from app.visibility import hides_trips, providers_for
+from app.visibility import live_scope
 from fleet.live import queries
 from fleet.live.geo import BBox, parse_point
 from telemetry.hotstate.store import HotState, LiveVehicle
@@ -75,7 +76,7 @@ class SupplyRead(BaseModel):
 
 
 def _time(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, UTC) if ms is not None else None
+    return from_ms(ms) if ms is not None else None
 
 
 def _read(provider_id: uuid.UUID, v: LiveVehicle, distance: float | None = None) -> LiveVehicleRead:
@@ -92,13 +93,6 @@ def _read(provider_id: uuid.UUID, v: LiveVehicle, distance: float | None = None)
         last_seen=_time(v.ts_ms),
         state_since=_time(v.state_ts_ms),
         distance_m=round(distance, 2) if distance is not None else None,
-    )
-
-
-def _scope(principal: Principal, provider_id: uuid.UUID | None) -> queries.Scope:
-    visible = providers_for(principal, provider_id)
-    return queries.Scope(
-        tuple(visible) if visible is not None else None, hide_on_trip=hides_trips(principal)
     )
 
 
@@ -153,8 +147,8 @@ async def live_vehicles(
     if (near is None) == (bbox is None):
         raise InvalidInput("give exactly one of near and bbox", fields=("near", "bbox"))
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, provider_id)
-    providers = await queries.providers_in(session, scope)
+    scope = live_scope(principal, provider_id)
+    providers = await queries.providers_in(session, scope=scope)
     filters = queries.LiveFilter(
         state, vehicle_type.value if vehicle_type else None, min_battery, max_battery
     )
@@ -201,7 +195,7 @@ async def vehicle_detail(
 ) -> VehicleDetailRead:
     """404 for vehicles outside the caller's fleet."""
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, provider_id)
+    scope = live_scope(principal, provider_id)
     record, live, last_event = await queries.vehicle_detail(
         session, hot, scope=scope, device_id=device_id
     )
@@ -228,10 +222,10 @@ async def supply(
 ) -> SupplyRead:
     """Cells whose centre lies in `bbox` (all cells without one), counted by vehicle type."""
     hot: HotState = request.app.state.live.hot
-    scope = _scope(principal, provider_id)
+    scope = live_scope(principal, provider_id)
     cells = await queries.supply(
         hot,
-        await queries.providers_in(session, scope),
+        await queries.providers_in(session, scope=scope),
         resolution=resolution,
         bbox=_parsed(BBox.parse, bbox, "bbox") if bbox else None,
         vehicle_type=vehicle_type.value if vehicle_type else None,

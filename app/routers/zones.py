@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from geoalchemy2.shape import to_shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import CITYWIDE_ROLES, Principal, Role, Scope
+from app.core.auth import Principal, Role, Scope
 from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from app.deps import PrincipalDep, SessionDep, get_resources, get_settings, require
 from app.settings import GeofenceSettings
+from app.visibility import sees_every_provider
 from app.zone_sync import announce_change
 from fleet.live.geo import parse_point
 from geofencing import zones
@@ -46,7 +47,7 @@ def zone_limits(settings: GeofenceSettings) -> ZoneLimits:
 
 def zone_scope(principal: Principal) -> ZoneScope:
     """City-wide roles see every zone; operators their own and the city's."""
-    if principal.role in CITYWIDE_ROLES:
+    if sees_every_provider(principal):
         return ZoneScope(None, may_write_citywide=principal.role is not Role.CITY_AUDITOR)
     return ZoneScope(principal.provider_id, may_write_citywide=False)
 
@@ -79,7 +80,7 @@ def zone_read(zone: Zone, cells: tuple[int, int]) -> ZoneRead:
 
 
 async def _reads(session: AsyncSession, found: list[Zone]) -> list[ZoneRead]:
-    counts = await zones.cell_counts(session, [z.zone_id for z in found])
+    counts = await zones.cell_counts(session, zone_ids=[z.zone_id for z in found])
     return [zone_read(z, counts.get(z.zone_id, (0, 0))) for z in found]
 
 
@@ -248,8 +249,6 @@ async def geofence_check(
     lats = np.array([p.lat for p in check.points], dtype=np.float64)
     lngs = np.array([p.lng for p in check.points], dtype=np.float64)
     when = check.at or datetime.now(UTC)
-    if when.tzinfo is None:
-        raise InvalidInput("at needs a time zone offset", fields=("at",))
     per_point = registry.zones_of_points(
         lats,
         lngs,

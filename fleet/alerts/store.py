@@ -2,21 +2,18 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import from_ms
 from fleet.alerts.models import AlertRecord
 from geofencing.violations import Alert
 
 
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
-
-
 async def store_alerts(
-    session: AsyncSession, provider_id: uuid.UUID, alerts: Sequence[Alert]
+    session: AsyncSession, *, provider_id: uuid.UUID, alerts: Sequence[Alert]
 ) -> list[AlertRecord]:
     """Insert alerts in the caller's transaction; returns the rows (with their ids)."""
     rows = [
@@ -26,7 +23,7 @@ async def store_alerts(
             device_id=uuid.UUID(a.device_id),
             kind=a.kind,
             zone_id=uuid.UUID(a.zone_id) if a.zone_id else None,
-            occurred_at=_when(a.ts_ms),
+            occurred_at=from_ms(a.ts_ms),
             lat=a.lat,
             lng=a.lng,
             details=a.details,

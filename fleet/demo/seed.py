@@ -171,7 +171,7 @@ def _service_area(geodata: Path) -> DemoZone:
 async def _ensure_providers(session: AsyncSession, tally: Tally) -> None:
     for operator in OPERATORS:
         try:
-            provider = await get_provider(session, operator.provider_id)
+            provider = await get_provider(session, provider_id=operator.provider_id)
         except NotFound:
             await create_provider(
                 session, name=operator.name, mode=operator.mode, provider_id=operator.provider_id
@@ -193,7 +193,7 @@ async def _authenticates(
     parsed = parse_key(key)
     if parsed is None:
         return False
-    stored = await load_key(session, parsed.key_id)
+    stored = await load_key(session, key_id=parsed.key_id)
     return (
         stored is not None
         and not stored.revoked
@@ -276,7 +276,9 @@ async def _ensure_vehicles(session: AsyncSession, total: int, tally: Tally) -> N
         for operator in OPERATORS:
             mine = [v for v in batch if v.operator_key == operator.key]
             found = await directory.resolve(
-                session, operator.provider_id, [str(v.device_id) for v in mine]
+                session,
+                provider_id=operator.provider_id,
+                device_ids=[str(v.device_id) for v in mine],
             )
             missing = [
                 v.mds_vehicle(operator.provider_id) for v in mine if str(v.device_id) not in found
@@ -353,7 +355,7 @@ async def _ensure_policies(
     start_ms = int(now.timestamp() * 1000) + MIN_LEAD_TIME_MS
     for mode in modes:
         try:
-            await get_policy(session, policy_id(mode))
+            await get_policy(session, policy_id=policy_id(mode))
         except NotFound:
             providers = [op.provider_id for op in OPERATORS if op.mode is mode]
             await publish_policy(

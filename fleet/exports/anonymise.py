@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from fleet.reporting.hours import EPOCH
+from app.core.mstime import EPOCH
 
 TIME_BIN = timedelta(minutes=15)
 DURATION_STEP_S = 60

@@ -5,6 +5,8 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+from app.core.mstime import sql_ms
+
 
 class Kind(StrEnum):
     """What a column holds; decides its CSV text, its fetched value and its Arrow type."""
@@ -52,7 +54,7 @@ class Column:
         integer milliseconds since the epoch, identifiers as text)."""
         ref = f"{source}.{self.name}"
         if self.kind is Kind.TIME:
-            return f"floor(extract(epoch FROM {ref}) * 1000)::bigint AS {self.name}"
+            return f"{sql_ms(ref)} AS {self.name}"
         if self.kind is Kind.TEXT:
             return f"{ref}::text AS {self.name}"
         if self.kind is Kind.WORDS:

@@ -2,16 +2,15 @@
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, NamedTuple
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from app.core.mstime import rfc3339_ms
 from fleet.exports.columns import Column, Kind, arrow_schema
 from fleet.exports.request import Dataset, Format
-from fleet.reporting.hours import EPOCH
 
 MEDIA_TYPES = {
     Format.CSV: "text/csv; charset=utf-8",
@@ -57,12 +56,6 @@ GEOMETRIES = {
     Dataset.EVENTS: Geometry((("lat", "lng"),)),
     Dataset.VEHICLE_STATUS: Geometry((("lat", "lng"),)),
 }
-
-
-def rfc3339_ms(ms: int) -> str:
-    """Milliseconds since the epoch as RFC 3339 UTC, as the CSV writes them."""
-    when = EPOCH + timedelta(milliseconds=ms)
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 
 def feature_writer(

@@ -95,7 +95,7 @@ async def _driver(session: AsyncSession) -> asyncpg.Connection:
 
 
 async def export_pieces(
-    session: AsyncSession, request: ExportRequest, options: ExportOptions
+    session: AsyncSession, *, request: ExportRequest, options: ExportOptions
 ) -> AsyncGenerator[Piece, None]:
     """The export's pieces, read in `session` (a transaction of the export's own)."""
     # Counting OD pairs and sorting happen in the database: give them room in memory.

@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 import asyncpg
 
+from fleet.events.latest import last_event_sql
 from fleet.exports.anonymise import (
     COARSE,
     DISTANCE_STEP_M,
@@ -229,6 +230,15 @@ def _status(args: _Args, request: ExportRequest, salt: bytes | None) -> _Inner:
         times = (sql_bin_time("c.occurred_at"), sql_bin_time("c.state_end"))
         position = rules.position("c.lat", "c.lng", "c.vehicle_state")
         order = ("state_start", "device_id", "_at", "_seq")
+    # A vehicle's first event in the window changes its state only if the one before
+    # the window (looked up only for that first event) differs.
+    before = last_event_sql(
+        "vehicle_state",
+        provider="w.provider_id",
+        device="w.device_id",
+        before=start,
+        only_if="w.prev_state IS NULL",
+    )
     sql = f"""
         WITH w AS (
             SELECT e.provider_id, e.device_id, e.occurred_at, e.seq, e.vehicle_state,
@@ -238,12 +248,7 @@ def _status(args: _Args, request: ExportRequest, salt: bytes | None) -> _Inner:
             FROM events e WHERE {window}
         ), changes AS (
             SELECT w.* FROM w
-            LEFT JOIN LATERAL (
-                SELECT p.vehicle_state FROM events p
-                WHERE w.prev_state IS NULL AND p.provider_id = w.provider_id
-                  AND p.device_id = w.device_id AND p.occurred_at < {start}
-                ORDER BY p.occurred_at DESC, p.seq DESC LIMIT 1
-            ) before ON true
+            LEFT JOIN LATERAL ({before}) before ON true
             WHERE w.vehicle_state IS DISTINCT FROM coalesce(w.prev_state, before.vehicle_state)
         ), c AS (
             SELECT changes.*, lead(occurred_at) OVER (PARTITION BY provider_id, device_id

@@ -1,6 +1,7 @@
 """Steps every Agency ingest pipeline shares."""
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from app.core.errors import (
@@ -23,10 +24,19 @@ from fleet.vehicles.directory import DeviceInfo
 T = TypeVar("T", bound=Mapping[str, Any])
 
 
-def parse_or_reject(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> list[T]:
-    """The valid items of a body; any bad item rejects the whole batch."""
+@dataclass(frozen=True)
+class PostedBatch:
+    """An Agency POST as the ingest pipelines take it: the raw body, not yet decoded, and
+    the limits it is checked against (the clock, the future skew, the batch size)."""
+
+    body: bytes
+    limits: BatchLimits
+
+
+def parse_or_reject(batch: PostedBatch, schema: BatchSchema[T]) -> list[T]:
+    """The valid items of a batch; any bad item rejects the whole batch."""
     try:
-        parsed = parse_batch(body, schema, limits)
+        parsed = parse_batch(batch.body, schema, batch.limits)
     except (NotAnArray, TooDeep) as exc:
         raise InvalidInput(str(exc), fields=("body",)) from exc
     except TooMany as exc:

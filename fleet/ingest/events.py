@@ -3,42 +3,41 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
-from app.core.mds_batch import BatchLimits
+from app.core.mstime import from_ms, sql_ms
+from fleet.events.latest import last_event_sql
 from fleet.events.models import VehicleEvent
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
-from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
+from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import Outcome, ZoneRules
 from fleet.trips.lifecycle import apply_trip_events
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
 
+# Each event's prior state as stored: the vehicle's last event before it.
+_PRIOR = last_event_sql(
+    "vehicle_state, occurred_at",
+    provider=":provider_id",
+    device="q.device_id",
+    before="q.occurred_at",
+)
 _STORED_PRIOR = text(
-    """
+    f"""
     SELECT q.idx, e.vehicle_state,
-           (extract(epoch FROM e.occurred_at) * 1000)::bigint AS ts_ms
+           {sql_ms("e.occurred_at")} AS ts_ms
     FROM unnest(CAST(:devices AS uuid[]), CAST(:times AS timestamptz[]), CAST(:idx AS int[]))
          AS q(device_id, occurred_at, idx)
-    JOIN LATERAL (
-        SELECT vehicle_state, occurred_at FROM events
-        WHERE provider_id = :provider_id AND device_id = q.device_id
-          AND occurred_at < q.occurred_at
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
-    """
+    JOIN LATERAL ({_PRIOR}) e ON true
+    """  # noqa: S608 (constants only)
 )
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 def prior_states(events: Sequence[Event], stored: dict[int, tuple[str, int]]) -> list[str | None]:
@@ -80,14 +79,14 @@ def newest_states(events: Sequence[Event], infos: dict[str, DeviceInfo]) -> list
 
 
 async def _stored_priors(
-    session: AsyncSession, provider_id: uuid.UUID, events: Sequence[Event]
+    session: AsyncSession, *, provider_id: uuid.UUID, events: Sequence[Event]
 ) -> dict[int, tuple[str, int]]:
     rows = await session.execute(
         _STORED_PRIOR,
         {
             "provider_id": provider_id,
             "devices": [uuid.UUID(e["device_id"]) for e in events],
-            "times": [_when(e["timestamp"]) for e in events],
+            "times": [from_ms(e["timestamp"]) for e in events],
             "idx": list(range(len(events))),
         },
     )
@@ -108,20 +107,21 @@ class EventIngest:
         *,
         provider_id: uuid.UUID,
         mode: Mode,
-        body: bytes,
-        limits: BatchLimits,
+        batch: PostedBatch,
     ) -> int:
         """Validate, store in one transaction, then update live states; returns the count."""
         machine = STATE_MACHINES[mode]
-        events = parse_or_reject(body, event_schema(str(provider_id), machine), limits)
+        events = parse_or_reject(batch, event_schema(str(provider_id), machine))
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
-                session, provider_id, {e["device_id"] for e in events}
+                session, provider_id=provider_id, device_ids={e["device_id"] for e in events}
             )
             reject_unregistered(events, infos)
             flags = anomalies(
                 events,
-                prior_states(events, await _stored_priors(session, provider_id, events)),
+                prior_states(
+                    events, await _stored_priors(session, provider_id=provider_id, events=events)
+                ),
                 machine,
             )
             result = await session.execute(
@@ -132,7 +132,7 @@ class EventIngest:
                             "event_id": uuid.UUID(e["event_id"]),
                             "device_id": uuid.UUID(e["device_id"]),
                             "provider_id": provider_id,
-                            "occurred_at": _when(e["timestamp"]),
+                            "occurred_at": from_ms(e["timestamp"]),
                             "vehicle_state": e["vehicle_state"],
                             "event_types": e["event_types"],
                             "trip_ids": [uuid.UUID(t) for t in e.get("trip_ids") or []] or None,
@@ -148,13 +148,15 @@ class EventIngest:
             stored = {str(event_id) for event_id in result.scalars()}
             # Replays are not stored again, so they must not move the live state either.
             fresh = [e for e in events if e["event_id"] in stored]
-            alerts = await self.rules.on_trip_ends(session, provider_id, fresh, infos)
+            alerts = await self.rules.on_trip_ends(
+                session, provider_id=provider_id, events=fresh, infos=infos
+            )
 
             def parking(lat: float, lng: float, when: datetime, device_id: str) -> str:
                 vtype = infos[device_id].vehicle_type
                 return self.rules.parking(lat, lng, when, vtype, provider_id).category
 
-            await apply_trip_events(session, provider_id, fresh, parking)
+            await apply_trip_events(session, provider_id=provider_id, events=fresh, parking=parking)
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
         return len(events)

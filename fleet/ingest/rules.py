@@ -4,13 +4,14 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import shapely
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import from_ms
 from fleet.alerts.models import AlertRecord
 from fleet.alerts.store import store_alerts, stream_entry
 from fleet.events.schema import Event
@@ -45,10 +46,6 @@ class Outcome:
 
     alerts: list[AlertRecord]
     tracks: dict[str, tuple[bytes, str]]
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 @dataclass
@@ -88,7 +85,7 @@ class ZoneRules:
             key = (z, point["timestamp"] // MINUTE_MS, vtype)
             if key not in decided:
                 decided[key] = self.registry.applies(
-                    snap.zones[z], _when(point["timestamp"]), vtype, provider
+                    snap.zones[z], from_ms(point["timestamp"]), vtype, provider
                 )
             if decided[key]:
                 found[i].add(snap.ids[z])
@@ -97,6 +94,7 @@ class ZoneRules:
     async def on_telemetry(
         self,
         session: AsyncSession,
+        *,
         provider_id: uuid.UUID,
         points: Sequence[Telemetry],
         infos: dict[str, DeviceInfo],
@@ -155,7 +153,7 @@ class ZoneRules:
         changed = {
             d: (track.encode(), track.signature(newest[d].zones)) for d, track in tracks.items()
         }
-        return Outcome(await store_alerts(session, provider_id, alerts), changed)
+        return Outcome(await store_alerts(session, provider_id=provider_id, alerts=alerts), changed)
 
     def _hubs_apply(
         self, zones: Sequence[CompiledZone], when: datetime, vtype: str, provider: str
@@ -182,6 +180,7 @@ class ZoneRules:
     async def on_trip_ends(
         self,
         session: AsyncSession,
+        *,
         provider_id: uuid.UUID,
         events: Sequence[Event],
         infos: dict[str, DeviceInfo],
@@ -197,12 +196,12 @@ class ZoneRules:
             verdict = self.parking(
                 lat,
                 lng,
-                _when(event["timestamp"]),
+                from_ms(event["timestamp"]),
                 infos[event["device_id"]].vehicle_type,
                 provider_id,
             )
             alerts += parking_alerts(event["device_id"], event["timestamp"], lat, lng, verdict)
-        return await store_alerts(session, provider_id, alerts)
+        return await store_alerts(session, provider_id=provider_id, alerts=alerts)
 
     async def publish(self, provider_id: uuid.UUID, outcome: Outcome) -> None:
         """After the commit: save tracking state and stream the alerts."""

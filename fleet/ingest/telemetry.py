@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.mds_batch import BatchLimits
-from fleet.ingest.common import newest_per_device, parse_or_reject, reject_unregistered
+from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
@@ -54,21 +53,22 @@ class TelemetryIngest:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         provider_id: uuid.UUID,
-        body: bytes,
-        limits: BatchLimits,
+        batch: PostedBatch,
     ) -> int:
         """Validate, store in one transaction, then update the live state."""
-        points = parse_or_reject(body, telemetry_schema(str(provider_id)), limits)
+        points = parse_or_reject(batch, telemetry_schema(str(provider_id)))
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
-                session, provider_id, {p["device_id"] for p in points}
+                session, provider_id=provider_id, device_ids={p["device_id"] for p in points}
             )
             reject_unregistered(points, infos)
-            stored = await self.writer.write(session, points)
+            stored = await self.writer.write(session, points=points)
             # Only what history holds may reach the live state and the rules: a replay
             # with other content at a known device and time was not stored.
             fresh = [p for p in points if (p["device_id"], p["timestamp"]) in stored]
-            outcome = await self.rules.on_telemetry(session, provider_id, fresh, infos)
+            outcome = await self.rules.on_telemetry(
+                session, provider_id=provider_id, points=fresh, infos=infos
+            )
         self.count_sentinels(sentinel_counts(p["location"] for p in fresh))
         await self.live.positions(provider_id, latest_positions(fresh, infos))
         await self.rules.publish(provider_id, outcome)

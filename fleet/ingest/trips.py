@@ -2,23 +2,18 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
-from app.core.mds_batch import BatchLimits
-from fleet.ingest.common import parse_or_reject, reject_unregistered
+from app.core.mstime import from_ms
+from fleet.ingest.common import PostedBatch, parse_or_reject, reject_unregistered
 from fleet.trips.models import Trip
 from fleet.trips.schema import Trip as MdsTrip
 from fleet.trips.schema import trip_schema
 from fleet.vehicles.directory import DeviceDirectory
-
-
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
 
 
 def _row(provider_id: uuid.UUID, trip: MdsTrip) -> dict[str, object]:
@@ -27,10 +22,10 @@ def _row(provider_id: uuid.UUID, trip: MdsTrip) -> dict[str, object]:
         "provider_id": provider_id,
         "device_id": uuid.UUID(trip["device_id"]),
         "status": "closed",
-        "start_at": _when(trip["start_time"]),
+        "start_at": from_ms(trip["start_time"]),
         "start_lat": trip["start_location"]["lat"],
         "start_lng": trip["start_location"]["lng"],
-        "end_at": _when(trip["end_time"]),
+        "end_at": from_ms(trip["end_time"]),
         "end_lat": trip["end_location"]["lat"],
         "end_lng": trip["end_location"]["lng"],
         "duration_s": trip["duration"],
@@ -52,15 +47,14 @@ class TripIngest:
         *,
         provider_id: uuid.UUID,
         mode: Mode,
-        body: bytes,
-        limits: BatchLimits,
+        batch: PostedBatch,
     ) -> int:
         """Validate and store; a trip already built from events keeps its own measurements
         and gains the provider's record (journey, attributes, fares) beside them."""
-        trips = parse_or_reject(body, trip_schema(str(provider_id), mode), limits)
+        trips = parse_or_reject(batch, trip_schema(str(provider_id), mode))
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
-                session, provider_id, {t["device_id"] for t in trips}
+                session, provider_id=provider_id, device_ids={t["device_id"] for t in trips}
             )
             reject_unregistered(trips, infos)
             statement = insert(Trip).values([_row(provider_id, t) for t in trips])

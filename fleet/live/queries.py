@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput, NotFound
+from fleet.events.latest import last_event_sql
 from fleet.live.geo import BBox, haversine_m
 from fleet.tenancy.models import Provider
 from fleet.vehicles.models import Vehicle
@@ -58,7 +59,7 @@ class Found:
     distance_m: float | None = None
 
 
-async def providers_in(session: AsyncSession, scope: Scope) -> Sequence[uuid.UUID]:
+async def providers_in(session: AsyncSession, *, scope: Scope) -> Sequence[uuid.UUID]:
     """The providers a scope covers."""
     if scope.provider_ids is not None:
         return scope.provider_ids
@@ -167,10 +168,7 @@ async def supply(
     return sorted(result, key=lambda c: c.cell)
 
 
-_LAST_EVENT = text(
-    "SELECT record FROM events WHERE provider_id = :provider_id AND device_id = :device_id "
-    "ORDER BY occurred_at DESC, seq DESC LIMIT 1"
-)
+_LAST_EVENT = text(last_event_sql("record", provider=":provider_id", device=":device_id"))
 
 
 async def vehicle_detail(

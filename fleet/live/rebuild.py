@@ -5,34 +5,37 @@ import uuid
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import sql_ms
+from fleet.events.latest import last_event_sql
 from fleet.tenancy.models import Provider
 from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
 from telemetry.quality import known
 
+_LAST_STATE = last_event_sql(
+    f"{sql_ms('occurred_at')} AS ts_ms, vehicle_state",
+    provider="v.provider_id",
+    device="v.device_id",
+)
 # Per registered vehicle: its newest point and its newest event (ties: later arrival).
 _LATEST = text(
-    """
+    f"""
     SELECT v.device_id, v.vehicle_type,
            t.ts_ms, t.lat, t.lng, t.battery_percent, t.speed,
            e.ts_ms AS state_ts_ms, e.vehicle_state
     FROM vehicles v
     LEFT JOIN LATERAL (
-        SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
+        SELECT {sql_ms("recorded_at")} AS ts_ms,
                lat, lng, battery_percent, speed
         FROM telemetry WHERE provider_id = v.provider_id AND device_id = v.device_id
         ORDER BY recorded_at DESC LIMIT 1
     ) t ON true
-    LEFT JOIN LATERAL (
-        SELECT (extract(epoch FROM occurred_at) * 1000)::bigint AS ts_ms, vehicle_state
-        FROM events WHERE provider_id = v.provider_id AND device_id = v.device_id
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    LEFT JOIN LATERAL ({_LAST_STATE}) e ON true
     WHERE v.provider_id = :provider_id
-    """
+    """  # noqa: S608 (constants only)
 )
 
 
-async def rebuild_provider(session: AsyncSession, hot: HotState, provider_id: uuid.UUID) -> int:
+async def rebuild_provider(session: AsyncSession, hot: HotState, *, provider_id: uuid.UUID) -> int:
     """Replace a provider's hot state by what the record says; returns vehicles seen."""
     rows = (await session.execute(_LATEST, {"provider_id": provider_id})).all()
     positions = [
@@ -63,4 +66,4 @@ async def rebuild_provider(session: AsyncSession, hot: HotState, provider_id: uu
 async def rebuild_all(session: AsyncSession, hot: HotState) -> dict[uuid.UUID, int]:
     """Rebuild every provider's hot state."""
     providers = (await session.execute(select(Provider.provider_id))).scalars().all()
-    return {p: await rebuild_provider(session, hot, p) for p in providers}
+    return {p: await rebuild_provider(session, hot, provider_id=p) for p in providers}

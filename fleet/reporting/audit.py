@@ -11,7 +11,7 @@ from fleet.reporting.models import AuditEntry
 
 
 async def record_pull(
-    session: AsyncSession, principal: Principal, action: str, params: dict[str, Any], rows: int
+    session: AsyncSession, *, principal: Principal, action: str, params: dict[str, Any], rows: int
 ) -> None:
     """Append one entry in the caller's transaction."""
     await session.execute(

@@ -7,13 +7,13 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from app.core.bounded import within_bounds
+from app.core.mstime import from_ms
 
 HOUR = timedelta(hours=1)
 _HOUR_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 # At most 14 digits: far beyond any valid time, yet within what datetime can hold.
 _MS_RE = re.compile(r"^\d{1,14}$")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The spec's bound for /events/recent: neither side of the window may be older.
 RECENT_EVENTS_MAX_AGE = timedelta(weeks=2)
 
@@ -89,7 +89,7 @@ def _instant(text: str | None, field: str) -> datetime:
         raise WindowError(field, f"{field} is required (integer milliseconds since 1970, UTC)")
     if _MS_RE.match(text) is None:
         raise WindowError(field, f"{field} must be integer milliseconds since 1970, UTC")
-    return EPOCH + timedelta(milliseconds=int(text))
+    return from_ms(int(text))
 
 
 def recent_window(

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from app.core.bounded import EARLIEST, NO_NUL, from_ms, within_bounds
+from app.core.bounded import EARLIEST, NO_NUL, ms_within_bounds, within_bounds
 from app.core.errors import InvalidInput
 from app.core.mds import VehicleType
 from fleet.reporting.metrics_compute import (
@@ -120,7 +120,7 @@ Name = Annotated[StrictStr, Field(max_length=255, pattern=NO_NUL)]
 def _time_value(value: str | int) -> str | int:
     # Checked after the union, so that an error names the field alone.
     if isinstance(value, int):
-        from_ms(value)
+        ms_within_bounds(value)
     elif len(value) > 64 or "\x00" in value:
         raise ValueError("expected YYYY-MM-DDTHH:MM with an optional offset")
     return value
@@ -234,7 +234,7 @@ def parse_time(value: str | int, tz: ZoneInfo, name: str) -> datetime:
     repeated one is its first occurrence)."""
     if isinstance(value, int):
         try:
-            return from_ms(value)
+            return ms_within_bounds(value)
         except ValueError as exc:
             raise InvalidInput(f"{name}: {exc}", fields=(name,)) from exc
     match = _DATETIME.match(value)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import h3.api.basic_int as h3
 
+from app.core.mstime import to_ms
+
 SUPPRESSED = -1
 DIGITS = 4  # decimals of averages and sums
 
@@ -143,7 +145,7 @@ def h3_cell(lat: float, lng: float, resolution: int) -> str:
 def format_time(when: datetime, tz: ZoneInfo, numeric: bool) -> str | int:
     """A datetime as the query asked: integer ms, or ISO 8601 to the minute in `tz`."""
     if numeric:
-        return int(when.timestamp() * 1000)
+        return to_ms(when)
     return when.astimezone(tz).isoformat(timespec="minutes")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import InvalidInput
+from fleet.events.latest import last_event_sql
 from fleet.reporting.metrics_catalog import (
     AVAILABLE,
     DEPLOYED_STATES,
@@ -80,6 +81,15 @@ def _geography(query: MetricsQuery, point: str, listed: str | None) -> tuple[str
     )
 
 
+# The state each vehicle of the fleet was in at the start: its last change before it.
+_LAST_BEFORE_START = last_event_sql(
+    "device_id, provider_id, occurred_at, seq, vehicle_state, record",
+    provider="f.provider_id",
+    device="f.device_id",
+    before=":start",
+)
+
+
 def _states_sql(query: MetricsQuery) -> str:
     """Spans of time each vehicle spent in a state, clipped to [start, stop), including the
     state a vehicle was already in at `start` (its last change before it)."""
@@ -90,13 +100,7 @@ WITH fleet AS (
     WHERE {_PROVIDERS.format("provider_id")} AND {_TYPES.format("vehicle_type")}
 ),
 changes AS (
-    SELECT last.* FROM fleet f CROSS JOIN LATERAL (
-        SELECT e.device_id, e.provider_id, e.occurred_at, e.seq, e.vehicle_state, e.record
-        FROM events e
-        WHERE e.provider_id = f.provider_id AND e.device_id = f.device_id
-          AND e.occurred_at < :start
-        ORDER BY e.occurred_at DESC, e.seq DESC LIMIT 1
-    ) last
+    SELECT last.* FROM fleet f CROSS JOIN LATERAL ({_LAST_BEFORE_START}) last
     UNION ALL
     SELECT e.device_id, e.provider_id, e.occurred_at, e.seq, e.vehicle_state, e.record
     FROM events e JOIN fleet f ON f.provider_id = e.provider_id AND f.device_id = e.device_id
@@ -162,7 +166,7 @@ def _key(query: MetricsQuery, row: Any) -> Key | None:
 
 
 async def _add_states(
-    session: AsyncSession, query: MetricsQuery, params: dict[str, Any], cells: Cells
+    session: AsyncSession, *, query: MetricsQuery, params: dict[str, Any], cells: Cells
 ) -> None:
     if params["stop"] <= params["start"]:
         return
@@ -182,6 +186,7 @@ async def _add_states(
 
 async def _add_trips(
     session: AsyncSession,
+    *,
     query: MetricsQuery,
     params: dict[str, Any],
     cells: Cells,
@@ -219,11 +224,15 @@ async def compute_metrics(
     }
     cells: Cells = defaultdict(Cell)
     if query.needs(Source.STATES):
-        await _add_states(session, query, params, cells)
+        await _add_states(session, query=query, params=params, cells=cells)
     if query.needs(Source.STARTS):
-        await _add_trips(session, query, params, cells, "start", lambda c: c.starts)
+        await _add_trips(
+            session, query=query, params=params, cells=cells, side="start", pick=lambda c: c.starts
+        )
     if query.needs(Source.ENDS):
-        await _add_trips(session, query, params, cells, "end", lambda c: c.ends)
+        await _add_trips(
+            session, query=query, params=params, cells=cells, side="end", pick=lambda c: c.ends
+        )
     keys = row_keys(cells, bool(query.dimensions))
     count = len(keys) * (len(query.bounds) - 1)
     if count > max_rows:

@@ -124,7 +124,7 @@ async def deployed_vehicles(
 
 
 async def _vehicles(
-    session: AsyncSession, provider_ids: Sequence[uuid.UUID] | None, device_id: uuid.UUID
+    session: AsyncSession, *, provider_ids: Sequence[uuid.UUID] | None, device_id: uuid.UUID
 ) -> Sequence[Any]:
     """Every vehicle registered as `device_id` by the caller's providers (device ids are
     unique per provider only, so a city-wide caller may see several)."""
@@ -138,7 +138,7 @@ async def vehicles_by_device(
     session: AsyncSession, *, provider_ids: Sequence[uuid.UUID] | None, device_id: uuid.UUID
 ) -> list[dict[str, Any]]:
     """The registered vehicles of a device id, whenever deployed; NotFound when none in scope."""
-    rows = await _vehicles(session, provider_ids, device_id)
+    rows = await _vehicles(session, provider_ids=provider_ids, device_id=device_id)
     if not rows:
         raise NotFound(f"vehicle {device_id} not found")
     return [row.record for row in rows]
@@ -159,7 +159,7 @@ async def current_statuses(
     `limit` are the next `limit` of all. A page may be short, or empty with a `next`.
     """
     providers = await providers_in(
-        session, Scope(tuple(provider_ids) if provider_ids is not None else None)
+        session, scope=Scope(tuple(provider_ids) if provider_ids is not None else None)
     )
     pages = [
         await status.list_statuses(session, provider_id=p, limit=limit, after=after)
@@ -192,7 +192,7 @@ async def statuses_by_device(
 ) -> list[dict[str, Any]]:
     """The statuses of a device id the feed would show; NotFound alike for every other case."""
     shown = []
-    for row in await _vehicles(session, provider_ids, device_id):
+    for row in await _vehicles(session, provider_ids=provider_ids, device_id=device_id):
         try:
             found = await status.get_status(
                 session, provider_id=row.provider_id, device_id=device_id

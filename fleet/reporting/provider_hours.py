@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import sql_ms, to_ms
 from fleet.reporting.hours import HOUR
 from fleet.trips.models import Trip, reported
 from telemetry.records import telemetry_record
@@ -29,10 +30,6 @@ _FROM_AGENCY = (
 )
 
 
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
-
-
 def mds_trip(trip: Trip) -> dict[str, Any]:
     """A closed trip as an MDS Trip: fleetbed's measurements, the provider's extras."""
     assert trip.start_at is not None
@@ -41,8 +38,8 @@ def mds_trip(trip: Trip) -> dict[str, Any]:
         "provider_id": str(trip.provider_id),
         "device_id": str(trip.device_id),
         "trip_id": str(trip.trip_id),
-        "start_time": _ms(trip.start_at),
-        "end_time": _ms(trip.end_at),
+        "start_time": to_ms(trip.start_at),
+        "end_time": to_ms(trip.end_at),
         "start_location": {"lat": trip.start_lat, "lng": trip.start_lng},
         "end_location": {"lat": trip.end_lat, "lng": trip.end_lng},
         "duration": trip.duration_s or 0,
@@ -78,12 +75,12 @@ _EVENTS = text(
 )
 
 _TELEMETRY = text(
-    """
-    SELECT *, (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms FROM telemetry
+    f"""
+    SELECT *, {sql_ms("recorded_at")} AS ts_ms FROM telemetry
     WHERE recorded_at >= :start AND recorded_at < :end
       AND (CAST(:providers AS uuid[]) IS NULL OR provider_id = ANY(:providers))
     ORDER BY recorded_at, device_id
-    """
+    """  # noqa: S608 (constants only)
 )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Principal
 from app.core.errors import InvalidInput, NotFound
+from app.core.mstime import to_ms
 from fleet.exports.request import Dataset, ExportRequest, Format, Privacy
 from fleet.exports.service import ExportOptions, export_pieces, prepare_export
 from fleet.reporting import provider_feeds
@@ -101,7 +102,7 @@ class FeedRead:
     @property
     def at_ms(self) -> int:
         """`at` in integer milliseconds, as MDS gives times."""
-        return _ms(self.at)
+        return to_ms(self.at)
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,6 @@ class ExportRead:
 
 def _params(**values: object) -> dict[str, str | None]:
     return {name: str(v) if v is not None else None for name, v in values.items()}
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 class AuditorReads:
@@ -151,7 +148,13 @@ class AuditorReads:
         self._clock = clock
 
     async def _audit(self, action: str, params: dict[str, Any], rows: int) -> None:
-        await record_pull(self._session, self._reader.principal, action, params, rows)
+        await record_pull(
+            self._session,
+            principal=self._reader.principal,
+            action=action,
+            params=params,
+            rows=rows,
+        )
 
     async def hour(
         self, feed: HourlyFeed, value: str | None, provider_id: uuid.UUID | None
@@ -240,7 +243,7 @@ class AuditorReads:
         found = await provider_feeds.current_statuses(
             self._session,
             provider_ids=self._reader.sees(provider_id),
-            now_ms=_ms(now),
+            now_ms=to_ms(now),
             hide_on_trip=self._reader.hide_on_trip,
             limit=limit,
             after=after,
@@ -256,7 +259,7 @@ class AuditorReads:
             self._session,
             provider_ids=self._reader.sees(None),
             device_id=device_id,
-            now_ms=_ms(now),
+            now_ms=to_ms(now),
             hide_on_trip=self._reader.hide_on_trip,
         )
         params = _params(device_id=device_id)
@@ -352,7 +355,7 @@ async def export_stream(
     with the rows handed on, also when the consumer stops early."""
     sent = 0
     async with sessionmaker() as session:
-        pieces = export_pieces(session, request, options)
+        pieces = export_pieces(session, request=request, options=options)
         try:
             async for piece in pieces:
                 # Counted when handed on: the audit errs towards what may have left.
@@ -365,5 +368,11 @@ async def export_stream(
             with anyio.CancelScope(shield=True):
                 await pieces.aclose()
                 await session.rollback()
-                await record_pull(session, principal, request.action, request.audit_params(), sent)
+                await record_pull(
+                    session,
+                    principal=principal,
+                    action=request.action,
+                    params=request.audit_params(),
+                    rows=sent,
+                )
                 await session.commit()

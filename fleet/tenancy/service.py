@@ -60,7 +60,7 @@ async def create_provider(
     return provider
 
 
-async def get_provider(session: AsyncSession, provider_id: uuid.UUID) -> Provider:
+async def get_provider(session: AsyncSession, *, provider_id: uuid.UUID) -> Provider:
     """One provider, or NotFound."""
     provider = await session.get(Provider, provider_id)
     if provider is None:
@@ -81,7 +81,7 @@ async def create_key(
     if role not in CITYWIDE_ROLES:
         if provider_id is None:
             raise InvalidInput(f"role {role} needs a provider")
-        await get_provider(session, provider_id)
+        await get_provider(session, provider_id=provider_id)
     parsed, printable = new_key()
     session.add(
         ApiKey(
@@ -109,7 +109,7 @@ async def revoke_key(session: AsyncSession, *, key_id: str, now: datetime | None
         raise NotFound(f"key {key_id} not found")
 
 
-async def load_key(session: AsyncSession, key_id: str) -> StoredKey | None:
+async def load_key(session: AsyncSession, *, key_id: str) -> StoredKey | None:
     """A key with its provider's mode, or None."""
     row = (
         await session.execute(

@@ -9,13 +9,14 @@ its last end inside.
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mstime import from_ms, sql_ms, to_ms
 from fleet.events.schema import Event
 from fleet.trips.models import Trip
 from fleet.trips.route import Fix, RouteLimits, measure_route
@@ -40,27 +41,23 @@ CANCELS = frozenset(
 ParkingCheck = Callable[[float, float, datetime, str], str]
 
 _ROUTE = text(
-    """
-    SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
+    f"""
+    SELECT {sql_ms("recorded_at")} AS ts_ms,
            lat, lng, horizontal_accuracy
     FROM telemetry
     WHERE provider_id = :provider_id AND device_id = :device_id
       AND recorded_at BETWEEN :start AND :end
     ORDER BY recorded_at
-    """
+    """  # noqa: S608 (constants only)
 )
 
 
-def _when(ts_ms: int) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC)
-
-
 async def _record(
-    session: AsyncSession, provider_id: uuid.UUID, event: Event, trip_id: str
+    session: AsyncSession, *, provider_id: uuid.UUID, event: Event, trip_id: str
 ) -> None:
     types = set(event["event_types"])
     location = event.get("location")
-    at = _when(event["timestamp"])
+    at = from_ms(event["timestamp"])
     lat, lng = (location["lat"], location["lng"]) if location else (None, None)
     values: dict[str, object] = {
         "trip_id": uuid.UUID(trip_id),
@@ -106,7 +103,7 @@ async def _record(
 
 
 async def _measure(
-    session: AsyncSession, trip: Trip, parking: ParkingCheck, limits: RouteLimits
+    session: AsyncSession, *, trip: Trip, parking: ParkingCheck, limits: RouteLimits
 ) -> None:
     assert trip.start_at is not None
     assert trip.end_at is not None
@@ -121,7 +118,7 @@ async def _measure(
     )
     fixes = [Fix(r.ts_ms, r.lat, r.lng, known(r.horizontal_accuracy)) for r in rows]
     ends = [
-        Fix(int(t.timestamp() * 1000), lat, lng)
+        Fix(to_ms(t), lat, lng)
         for t, lat, lng in (
             (trip.start_at, trip.start_lat, trip.start_lng),
             (trip.end_at, trip.end_lat, trip.end_lng),
@@ -142,6 +139,7 @@ async def _measure(
 
 async def apply_trip_events(
     session: AsyncSession,
+    *,
     provider_id: uuid.UUID,
     events: Sequence[Event],
     parking: ParkingCheck,
@@ -153,7 +151,7 @@ async def apply_trip_events(
         if not set(event["event_types"]) & (STARTS | ENDS | CANCELS):
             continue
         for trip_id in event.get("trip_ids") or []:
-            await _record(session, provider_id, event, trip_id)
+            await _record(session, provider_id=provider_id, event=event, trip_id=trip_id)
             touched.add(uuid.UUID(trip_id))
     if not touched:
         return []
@@ -173,7 +171,7 @@ async def apply_trip_events(
         .all()
     )
     for trip in due:
-        await _measure(session, trip, parking, limits)
+        await _measure(session, trip=trip, parking=parking, limits=limits)
     await session.flush()
     return [t.trip_id for t in due]
 

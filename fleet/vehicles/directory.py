@@ -34,7 +34,7 @@ class DeviceDirectory:
     _entries: dict[uuid.UUID, dict[str, tuple[float, DeviceInfo]]] = field(default_factory=dict)
 
     async def resolve(
-        self, session: AsyncSession, provider_id: uuid.UUID, device_ids: Iterable[str]
+        self, session: AsyncSession, *, provider_id: uuid.UUID, device_ids: Iterable[str]
     ) -> dict[str, DeviceInfo]:
         """Info of every device among `device_ids` that `provider_id` registered."""
         now = self.clock()

@@ -7,20 +7,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound
+from app.core.mstime import sql_ms
+from fleet.events.latest import last_event_sql
 from fleet.vehicles.service import KeysetPage
 from telemetry.records import telemetry_record
 
 # Only vehicles with both an event and a telemetry point have a status: the MDS model
 # requires both. Lateral joins read one row per vehicle through the (device, time) indexes.
+_LAST_RECORD = last_event_sql("record", provider="v.provider_id", device="v.device_id")
 _STATUS = text(
-    """
-    SELECT e.record AS last_event, t.*, (extract(epoch FROM t.recorded_at) * 1000)::bigint AS ts_ms
+    f"""
+    SELECT e.record AS last_event, t.*, {sql_ms("t.recorded_at")} AS ts_ms
     FROM vehicles v
-    JOIN LATERAL (
-        SELECT record FROM events
-        WHERE provider_id = v.provider_id AND device_id = v.device_id
-        ORDER BY occurred_at DESC, seq DESC LIMIT 1
-    ) e ON true
+    JOIN LATERAL ({_LAST_RECORD}) e ON true
     JOIN LATERAL (
         SELECT * FROM telemetry
         WHERE provider_id = v.provider_id AND device_id = v.device_id
@@ -31,7 +30,7 @@ _STATUS = text(
       AND (CAST(:after AS uuid) IS NULL OR v.device_id > :after)
     ORDER BY v.device_id
     LIMIT :limit
-    """
+    """  # noqa: S608 (constants only)
 )
 
 

@@ -56,6 +56,13 @@ def test_utc_datetimes_out_of_range_or_without_offset_are_refused(text: str) -> 
         TypeAdapter(UtcDateTime).validate_python(text)
 
 
+@pytest.mark.parametrize("body", ["1700000000", "1700000000000", '"1700000000"', '"2026-11-26"'])
+def test_utc_datetimes_are_rfc_3339_not_unix_time(body: str) -> None:
+    # pydantic alone would read these as Unix seconds or milliseconds, or as midnight.
+    with pytest.raises(ValidationError, match="expected an RFC 3339 date-time"):
+        TypeAdapter(UtcDateTime).validate_json(body)
+
+
 def test_utc_datetimes_in_range_come_back_in_utc() -> None:
     when = TypeAdapter(UtcDateTime).validate_python("2026-03-29T03:30:00+02:00")
     assert when == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
@@ -152,6 +159,25 @@ def test_export_times_out_of_range_are_refused(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         export_time("to", text)
     assert caught.value.fields == ("to",)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2026-11-26T12:00:00", "give a time zone offset"),
+        ("1700000000", "expected an RFC 3339 date-time"),
+        ("2026-11-26T12:00:00 01:00", r"not an RFC 3339 date-time: .* \(send '\+' as %2B\)"),
+        ("2017-12-31T23:59:59Z", "must not be before 2018"),
+    ],
+)
+def test_export_times_say_what_is_wrong(text: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=f"^from: {reason}") as caught:
+        export_time("from", text)
+    assert caught.value.fields == ("from",)
+
+
+def test_export_times_reach_beyond_the_horizon_and_come_back_in_utc() -> None:
+    assert export_time("to", "2199-06-01T02:00:00+02:00") == datetime(2199, 6, 1, tzinfo=UTC)
 
 
 def test_a_batch_refused_whole_but_not_item_by_item_still_names_its_fault() -> None:
