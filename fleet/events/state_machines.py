@@ -52,6 +52,8 @@ class StateMachine:
     _successors: Mapping[tuple[str, str], frozenset[str]] = field(
         init=False, repr=False, compare=False
     )
+    # Per event type, the states it leads into from anywhere.
+    _targets: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         successors: dict[tuple[str, str], set[str]] = {}
@@ -59,6 +61,10 @@ class StateMachine:
             successors.setdefault((t.from_state, t.event_type), set()).add(t.to_state)
         # The dataclass is frozen; this index is derived once from `transitions`.
         object.__setattr__(self, "_successors", {k: frozenset(v) for k, v in successors.items()})
+        targets: dict[str, set[str]] = {}
+        for t in self.transitions:
+            targets.setdefault(t.event_type, set()).add(t.to_state)
+        object.__setattr__(self, "_targets", {k: frozenset(v) for k, v in targets.items()})
         # Catch a typo in the tables below at import rather than as a silent refusal.
         used_states = {t.from_state for t in self.transitions} | {
             t.to_state for t in self.transitions
@@ -89,9 +95,16 @@ class StateMachine:
         pairs with `non_operational`, via `available`). The prior state is not needed.
         """
         types = _listed(event_types)
-        return all(t in self.event_types for t in types) and vehicle_state in self._walk(
+        if not types or not all(t in self.event_types for t in types):
+            return False
+        return self._each_leads_into(vehicle_state, types) or vehicle_state in self._walk(
             self.states, types
         )
+
+    def _each_leads_into(self, vehicle_state: str, event_types: Sequence[str]) -> bool:
+        """The mode schema's rule: every event type is one that leads into `vehicle_state`
+        (e.g. micromobility [`located`, `comms_restored`] with `available`)."""
+        return all(vehicle_state in self._targets.get(t, ()) for t in event_types)
 
     def transition_allowed(
         self, prior_state: str | None, event_types: Sequence[str], vehicle_state: str

@@ -9,12 +9,11 @@ from typing_extensions import TypedDict
 
 from app.core.auth import Mode
 from app.core.mds_batch import Problem
-from app.core.mds_types import FORBID_EXTRA, MdsString, MdsUuid, PositiveInt, TimestampMs
+from app.core.mds_types import FORBID_EXTRA, Cost, MdsString, MdsUuid, PositiveInt, TimestampMs
 from telemetry.schema import Gps
 
 # Providers may add their own attributes; only the closed journey objects forbid extras.
 OPEN = ConfigDict(extra="allow")
-Cost = PositiveInt | None
 Payment = Literal[
     "account_number", "cash", "credit_card", "mobile_app", "no_payment", "phone", "test", "voucher"
 ]
@@ -156,18 +155,15 @@ _ADAPTERS: dict[Mode, dict[str, TypeAdapter[Any]]] = {
     mode: {field: TypeAdapter(schema) for field, schema in fields.items()}
     for mode, fields in _SCHEMAS.items()
 }
-# The models make fares optional, but every mode but micromobility has trip attributes
-# it requires, so the object itself must be there.
-REQUIRED = dict.fromkeys(_SCHEMAS, ("trip_attributes",))
 
 
 def attribute_problems(trip: Any, mode: Mode) -> list[Problem]:
-    """Each bad or missing journey, trip or fare attribute of `mode`, by its dotted name."""
-    problems = [
-        Problem(field, f"{mode} trips need {field}", missing=True)
-        for field in REQUIRED.get(mode, ())
-        if field not in trip
-    ]
+    """Each bad or missing journey, trip or fare attribute of `mode`, by its dotted name.
+
+    The objects themselves are optional, as in the mode schemas: only what one holds is
+    checked.
+    """
+    problems: list[Problem] = []
     for field, adapter in _ADAPTERS.get(mode, {}).items():
         if field not in trip:
             continue
