@@ -29,6 +29,7 @@ MODELS = {
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TS = now_ms() - 120_000
 GPS = {"lat": HELSINGBORG[0], "lng": HELSINGBORG[1]}
+LONG_URL = "https://photos.example.org/parking/" + "a" * 300
 M = Mode.MICROMOBILITY
 P = Mode.PASSENGER_SERVICES
 
@@ -85,6 +86,7 @@ CASES: list[tuple[str, Mode, dict[str, Any], tuple[str, ...], Any]] = [
     ("trips", M, {"trip_attributes": {"app": "x"}}, ("trip_attributes", "app"), "x"),
     ("trips", M, {"fare_attributes": {"zone": 3}}, ("fare_attributes", "zone"), 3),
     ("trips", M, {"firmware": "4.2.1"}, ("firmware",), "4.2.1"),
+    ("trips", M, {"parking_verification_url": LONG_URL}, ("parking_verification_url",), LONG_URL),
     ("trips", M, {"end_location": {**GPS, "hdop": 0.9}}, ("end_location", "hdop"), 0.9),
     # Passenger services require trip_type, not trip_attributes.
     ("trips", P, {"trip_type": ["private"]}, ("trip_type",), ["private"]),

@@ -32,6 +32,8 @@ def unknown_fields(item: Mapping[str, Any], known: frozenset[str]) -> dict[str, 
 
 MdsUuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN)]
 MdsString = Annotated[StrictStr, Field(max_length=255, pattern=NO_NUL)]
+# A URL: MDS sets no maximum length, so the bound of free text.
+MdsUrl = Annotated[StrictStr, Field(max_length=4000, pattern=NO_NUL)]
 # A short name from a vocabulary (event types, trip types).
 MdsName = Annotated[StrictStr, Field(max_length=64, pattern=NO_NUL)]
 # MDS's `integer-positive`: no maximum in the schema, so the 64 bits every column holds.

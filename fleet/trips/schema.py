@@ -14,7 +14,7 @@ from app.core.mds_types import (
     KEEP_EXTRA,
     Cost,
     MdsName,
-    MdsString,
+    MdsUrl,
     MdsUuid,
     PositiveInt32,
     TimestampMs,
@@ -50,7 +50,7 @@ class Trip(TypedDict):
     distance: PositiveInt32
     publication_time: NotRequired[TimestampMs]
     accessibility_attributes: NotRequired[Annotated[list[StrictStr] | dict[str, Any], SafeJson]]
-    parking_verification_url: NotRequired[MdsString | None]
+    parking_verification_url: NotRequired[MdsUrl | None]
     parking_category: NotRequired[Literal["corral", "curb", "rack", "other_valid", "invalid"]]
     standard_cost: NotRequired[Cost]
     actual_cost: NotRequired[Cost]
