@@ -165,3 +165,18 @@ async def test_a_value_mds_accepts_is_stored_as_given(
     assert value == expected
     # An integral float is stored as the integer it is.
     assert type(value) is type(expected)
+
+
+async def test_unknown_telemetry_fields_come_back_as_given(
+    client: AsyncClient, tenant: TenantFactory
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    sent = point(gateway, device, firmware="4.2.1", location={**GPS, "hdop": 0.9, "speed": 2.5})
+    for path, items in (("telemetry", [sent]), ("events", [event(gateway, device)])):
+        response = await client.post(f"/mds/agency/{path}", headers=gateway.headers, json=items)
+        assert response.status_code == 201, response.text
+    status = await client.get(f"/mds/agency/vehicles/status/{device}", headers=gateway.headers)
+    assert status.status_code == 200, status.text
+    [found] = status.json()["vehicles_status"]
+    assert found["last_telemetry"] == sent
