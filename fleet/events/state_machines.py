@@ -92,7 +92,9 @@ class StateMachine:
         path through the table from some state to `vehicle_state`: a single type must
         lead into `vehicle_state`; with several, the last one must, and each must leave a
         state the previous one leads into (e.g. micromobility [`trip_end`, `battery_low`]
-        pairs with `non_operational`, via `available`). The prior state is not needed.
+        pairs with `non_operational`, via `available`). The official mode schemas accept
+        more, types that each lead into `vehicle_state` in any order, and so does this.
+        The prior state is not needed.
         """
         types = _listed(event_types)
         if not types or not all(t in self.event_types for t in types):

@@ -2,18 +2,26 @@
 
 from typing import Any, Literal, Required
 
-from pydantic import ConfigDict, StrictBool, TypeAdapter, ValidationError, with_config
+from pydantic import StrictBool, TypeAdapter, ValidationError, with_config
 
 # pydantic needs typing_extensions' TypedDict before Python 3.12.
 from typing_extensions import TypedDict
 
 from app.core.auth import Mode
 from app.core.mds_batch import Problem
-from app.core.mds_types import FORBID_EXTRA, Cost, MdsString, MdsUuid, PositiveInt, TimestampMs
+from app.core.mds_types import (
+    FORBID_EXTRA,
+    KEEP_EXTRA,
+    Cost,
+    MdsString,
+    MdsUuid,
+    PositiveInt,
+    TimestampMs,
+)
 from telemetry.schema import Gps
 
-# Providers may add their own attributes; only the closed journey objects forbid extras.
-OPEN = ConfigDict(extra="allow")
+# Providers may add their own attributes (KEEP_EXTRA); only the closed journey objects
+# forbid extras.
 Payment = Literal[
     "account_number", "cash", "credit_card", "mobile_app", "no_payment", "phone", "test", "voucher"
 ]
@@ -32,7 +40,7 @@ PassengerPayment = Literal[
 FareType = Literal["meter_fare", "upfront_pricing", "flat_rate"]
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class PassengerTripAttributes(TypedDict, total=False):
     """Passenger services: how the ride was hailed, who rode, and when."""
 
@@ -53,7 +61,7 @@ class PassengerTripAttributes(TypedDict, total=False):
     cancellation_reason: MdsString
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class DeliveryTripAttributes(TypedDict, total=False):
     """Delivery robots: who drove and whether a payload was aboard."""
 
@@ -64,7 +72,7 @@ class DeliveryTripAttributes(TypedDict, total=False):
     has_payload: StrictBool
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class CarShareTripAttributes(TypedDict, total=False):
     """Car share: the reservation behind the trip."""
 
@@ -77,7 +85,7 @@ class CarShareTripAttributes(TypedDict, total=False):
     driver_id: MdsString
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class Fees(TypedDict, total=False):
     """Parts of a fare, in minor units of the trip's currency."""
 
@@ -91,7 +99,7 @@ class Fees(TypedDict, total=False):
     surcharge: Cost
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class CarShareFareAttributes(Fees, total=False):
     """What a car-share rider paid."""
 
@@ -99,7 +107,7 @@ class CarShareFareAttributes(Fees, total=False):
     fare_type: Required[FareType]
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class PassengerFareAttributes(Fees, total=False):
     """What a passenger paid, and what taxi regulators ask about."""
 
@@ -113,7 +121,7 @@ class PassengerFareAttributes(Fees, total=False):
     ]
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class DeliveryFareAttributes(TypedDict, total=False):
     """What a delivery cost."""
 
