@@ -115,10 +115,19 @@ class StateMachine:
 
         True whenever `prior_state` is None (unknown). MDS says prior-state validity is not
         enforced at ingest, as events may arrive out of order: use this to flag, not refuse.
-        It does not check the pairing; see `pairing_ok`.
+        It does not check the pairing; see `pairing_ok`. Types that each lead into
+        `vehicle_state` (the mode schemas' pairing) need one of them to lead there from
+        `prior_state`.
         """
         types = _listed(event_types)
-        return prior_state is None or vehicle_state in self._walk(frozenset({prior_state}), types)
+        if prior_state is None:
+            return True
+        prior = frozenset({prior_state})
+        if vehicle_state in self._walk(prior, types):
+            return True
+        return self._each_leads_into(vehicle_state, types) and any(
+            vehicle_state in self._walk(prior, (t,)) for t in types
+        )
 
     def needs_trip_ids(self, event_types: Sequence[str]) -> bool:
         """Whether an event with these `event_types` must carry non-empty `trip_ids`."""

@@ -286,6 +286,10 @@ def test_several_event_types_trace_a_path_or_each_lead_to_the_state(
         (C, None, ["trip_stop"], "stopped", True),
         # Unknown prior: allowed, whatever the pairing; `pairing_ok` judges that.
         (C, None, ["trip_stop"], "available", True),
+        # Types that each lead into the state: one must lead there from the prior state.
+        (M, "missing", ["located", "comms_restored"], "available", True),
+        (M, "non_contactable", ["located", "comms_restored"], "available", True),
+        (M, "on_trip", ["located", "comms_restored"], "available", False),
     ],
 )
 def test_transition_allowed(
