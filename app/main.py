@@ -147,7 +147,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.telemetry_ingest = TelemetryIngest(
             directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels
         )
-        app.state.event_ingest = EventIngest(directory, live, rules)
+        app.state.event_ingest = EventIngest(
+            directory, live, rules, ingest_metrics.count_event_sentinels
+        )
         app.state.trip_ingest = TripIngest(directory)
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor

@@ -49,10 +49,22 @@ class IngestMetrics:
             registry=registry,
         )
 
+        self.event_sentinels = Counter(
+            "fleetbed_event_sentinel_values",
+            "Stored events whose location held a legal but meaningless GPS value, by field.",
+            ["field"],
+            registry=registry,
+        )
+
     def count_sentinels(self, counts: Mapping[str, int]) -> None:
-        """Add one batch's counts per field."""
+        """Add one telemetry batch's counts per field."""
         for field, count in counts.items():
             self.sentinels.labels(field).inc(count)
+
+    def count_event_sentinels(self, counts: Mapping[str, int]) -> None:
+        """Add one event batch's counts per field."""
+        for field, count in counts.items():
+            self.event_sentinels.labels(field).inc(count)
 
 
 def _route_template(scope: Scope) -> str:

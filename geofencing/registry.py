@@ -55,7 +55,8 @@ class Snapshot:
 
 @dataclass
 class ZoneRegistry:
-    """Holds the current snapshot; `reload` builds a new one off the event loop.
+    """Holds the current snapshot of the zones in force (every active zone but districts);
+    `reload` builds a new one off the event loop.
 
     A stored zone that cannot be indexed (odd row, geometry or cover) is left out, logged
     and listed in `skipped`; the others are served.
@@ -74,7 +75,9 @@ class ZoneRegistry:
         """Load the active zones and their covers from the record; returns how many."""
         async with self._lock:
             async with sessionmaker() as session:
-                stored, unreadable = await load_active(session)
+                active, unreadable = await load_active(session)
+            # Districts carry no rule: they are not zones in force.
+            stored = [zone for zone in active if zone.rule.in_force()]
             snapshot, unusable = await asyncio.to_thread(self._build, stored)
             skipped = (*unreadable, *unusable)
             for zone in skipped:

@@ -17,6 +17,9 @@ class ZoneKind(StrEnum):
     SLOW = "slow"
     PARKING = "parking"
     RESTRICTED = "restricted"
+    # A district for statistics and geographies: no rule, no alert, no effect on rides
+    # or parking.
+    DISTRICT = "district"
 
 
 class ParkingMode(StrEnum):
@@ -59,6 +62,10 @@ class ZoneRule:
             and self.end_time is None
         )
 
+    def in_force(self) -> bool:
+        """Whether the zone carries a rule for vehicles at all (a district does not)."""
+        return self.kind is not ZoneKind.DISTRICT
+
     def policed(self) -> bool:
         """Whether a moving vehicle can break this rule (speed, riding, vehicle type)."""
         return self.kind in {ZoneKind.SLOW, ZoneKind.NO_RIDE, ZoneKind.RESTRICTED}
@@ -78,4 +85,6 @@ class ZoneRule:
                 return f"{self.parking or 'preferred'} parking hub"
             case ZoneKind.RESTRICTED:
                 return "not allowed for these vehicle types"
+            case ZoneKind.DISTRICT:
+                return "a district: no rule applies"
         return str(self.kind)

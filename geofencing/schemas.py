@@ -11,6 +11,8 @@ from app.core.mds import VehicleType
 from geofencing.rules import ParkingMode, ZoneKind
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# The fields that say whom and when a zone's rule binds.
+_WHOM_AND_WHEN = ("vehicle_types", "days", "start_time", "end_time")
 
 
 class ZoneFields(BaseModel):
@@ -46,6 +48,10 @@ class ZoneFields(BaseModel):
             raise ValueError("parking belongs to parking zones only")
         if self.kind is ZoneKind.RESTRICTED and not self.vehicle_types:
             raise ValueError("a restricted zone needs vehicle_types")
+        if self.kind is ZoneKind.DISTRICT:
+            ruled = [n for n in _WHOM_AND_WHEN if getattr(self, n) is not None]
+            if ruled:
+                raise ValueError(f"a district carries no rule: drop {', '.join(ruled)}")
         if (self.start_time is None) != (self.end_time is None):
             raise ValueError("give both start_time and end_time, or neither")
         if self.start_time is not None and self.start_time == self.end_time:

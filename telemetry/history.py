@@ -5,12 +5,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.mstime import sql_ms
 from telemetry.partitions import create_partitions, days_of, existing_days
-from telemetry.schema import Telemetry
+from telemetry.schema import Telemetry, extras
 
 _COLUMNS = (
     "device_id",
@@ -33,6 +34,7 @@ _COLUMNS = (
     "data_provider_id",
     "location_type",
     "tipped_over",
+    "extras",
 )
 _STORED = ", ".join(c for c in _COLUMNS if c != "ts_ms")
 
@@ -42,9 +44,10 @@ _STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
     device_id uuid, ts_ms bigint, provider_id uuid, telemetry_id uuid,
     lat double precision, lng double precision, altitude float8, heading float8, speed float8,
-    horizontal_accuracy float8, vertical_accuracy float8, satellites smallint,
+    horizontal_accuracy float8, vertical_accuracy float8, satellites bigint,
     battery_percent smallint, fuel_percent smallint, trip_ids uuid[], journey_id uuid,
-    stop_id uuid, data_provider_id uuid, location_type varchar(16), tipped_over boolean
+    stop_id uuid, data_provider_id uuid, location_type varchar(16), tipped_over boolean,
+    extras jsonb
 ) ON COMMIT DELETE ROWS
 """
 
@@ -56,6 +59,11 @@ SELECT timestamptz 'epoch' + ts_ms * interval '1 millisecond', {_STORED} FROM mo
 ON CONFLICT DO NOTHING
 RETURNING device_id::text, {sql_ms("recorded_at")}
 """  # noqa: S608
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    # asyncpg's COPY takes jsonb as text.
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def copy_records(points: Sequence[Telemetry]) -> list[tuple[Any, ...]]:
@@ -86,6 +94,7 @@ def copy_records(points: Sequence[Telemetry]) -> list[tuple[Any, ...]]:
                 p.get("data_provider_id"),
                 p.get("location_type"),
                 p.get("tipped_over"),
+                _json(extras(p)),
             )
         )
     return rows

@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Double, Index, SmallInteger, String, func
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import BigInteger, Boolean, DateTime, Double, Index, SmallInteger, String, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -32,7 +33,7 @@ class TelemetryPoint(Base):
     speed: Mapped[float | None] = mapped_column(Double)
     horizontal_accuracy: Mapped[float | None] = mapped_column(Double)
     vertical_accuracy: Mapped[float | None] = mapped_column(Double)
-    satellites: Mapped[int | None] = mapped_column(SmallInteger)
+    satellites: Mapped[int | None] = mapped_column(BigInteger)
     battery_percent: Mapped[int | None] = mapped_column(SmallInteger)
     fuel_percent: Mapped[int | None] = mapped_column(SmallInteger)
     trip_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(UUID(as_uuid=True)))
@@ -41,6 +42,8 @@ class TelemetryPoint(Base):
     data_provider_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     location_type: Mapped[str | None] = mapped_column(String(16))
     tipped_over: Mapped[bool | None] = mapped_column(Boolean)
+    # Fields MDS leaves open and fleetbed does not define, as given; null when none.
+    extras: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -19,10 +19,13 @@ def _text(value: Any) -> Any:
 
 
 def telemetry_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An MDS Telemetry object; `ts_ms` is the timestamp in milliseconds."""
-    location: dict[str, Any] = {"lat": row["lat"], "lng": row["lng"]}
+    """An MDS Telemetry object; `ts_ms` is the timestamp in milliseconds. Fields MDS does
+    not define come back as they were given (`extras`, those of the GPS under `location`)."""
+    extras: dict[str, Any] = dict(row.get("extras") or {})
+    location: dict[str, Any] = {**extras.pop("location", {}), "lat": row["lat"], "lng": row["lng"]}
     location.update({k: row[k] for k in _GPS if row[k] is not None})
     record: dict[str, Any] = {
+        **extras,
         "device_id": str(row["device_id"]),
         "provider_id": str(row["provider_id"]),
         "telemetry_id": str(row["telemetry_id"]),

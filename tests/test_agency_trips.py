@@ -158,7 +158,6 @@ async def test_goods_pods_carry_their_payload(
             "bad_param",
             "journey_attributes.shift_id",
         ),
-        (Mode.DELIVERY_ROBOTS, {"trip_type": ["delivery"]}, "missing_param", "trip_attributes"),
         (
             Mode.DELIVERY_ROBOTS,
             {"trip_type": ["delivery"], "trip_attributes": {"driver_type": "robot"}},
@@ -174,7 +173,7 @@ async def test_goods_pods_carry_their_payload(
             "bad_param",
             "trip_attributes.has_payload",
         ),
-        (Mode.MICROMOBILITY, {"journey_id": str(uuid.uuid4())}, "bad_param", "journey_id"),
+        (Mode.MICROMOBILITY, {"journey_id": "not-a-uuid"}, "bad_param", "journey_id"),
         (Mode.MICROMOBILITY, {"trip_type": ["rider", "rebalance"]}, "bad_param", "trip_type"),
         (
             Mode.MICROMOBILITY,
@@ -186,7 +185,8 @@ async def test_goods_pods_carry_their_payload(
         (Mode.MICROMOBILITY, {"duration": 1.5}, "bad_param", "duration"),
         (Mode.MICROMOBILITY, {"parking_category": "sidewalk"}, "bad_param", "parking_category"),
         (Mode.MICROMOBILITY, {"provider_id": str(uuid.uuid4())}, "bad_param", "provider_id"),
-        (Mode.MICROMOBILITY, {"colour": "red"}, "bad_param", "colour"),
+        (Mode.MICROMOBILITY, {"colour": "r\u0000ed"}, "bad_param", "colour"),
+        (Mode.MICROMOBILITY, {"standard_cost": -1}, "bad_param", "standard_cost"),
         (Mode.MICROMOBILITY, {"end_time": now_ms() + 3_600_000}, "bad_param", "end_time"),
     ],
 )

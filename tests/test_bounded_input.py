@@ -46,7 +46,12 @@ def valid_item(endpoint: str, gateway: Tenant, device: str) -> dict[str, Any]:
 
 
 BAD_ITEMS = [
-    ("vehicles", {"timestamp": HUGE}, "timestamp"),
+    # Fields MDS does not define are kept as given, so they are bounded like the rest.
+    ("vehicles", {"note": NUL}, "note"),
+    ("vehicles", {"note": 2**63}, "note"),
+    ("telemetry", {"note": [2**63]}, "note"),
+    ("events", {"note": {"deep": NUL}}, "note"),
+    ("trips", {"note": 2**63}, "note"),
     ("telemetry", {"timestamp": HUGE}, "timestamp"),
     ("events", {"timestamp": HUGE}, "timestamp"),
     ("trips", {"end_time": HUGE}, "end_time"),

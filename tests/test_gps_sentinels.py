@@ -29,10 +29,10 @@ def _location(**fields: float) -> dict[str, Any]:
     return {"lat": HELSINGBORG[0], "lng": HELSINGBORG[1], **fields}
 
 
-async def _sentinel_count(client: AsyncClient, field: str) -> float:
+async def _sentinel_count(client: AsyncClient, field: str, kind: str = "telemetry") -> float:
     text = (await client.get("/metrics")).text
     found = re.search(
-        rf'^fleetbed_telemetry_sentinel_values_total\{{field="{field}"\}} (\S+)$', text, re.M
+        rf'^fleetbed_{kind}_sentinel_values_total\{{field="{field}"\}} (\S+)$', text, re.M
     )
     return float(found.group(1)) if found else 0.0
 
@@ -101,5 +101,7 @@ async def test_events_with_a_sentinel_location_are_accepted(
     gateway = await tenant()
     [device] = await register(client, gateway)
     sent = event(gateway, device, location=_location(**{field: value}))
+    before = await _sentinel_count(client, field, "event")
     response = await client.post("/mds/agency/events", headers=gateway.headers, json=[sent])
     assert response.status_code == 201, response.text
+    assert await _sentinel_count(client, field, "event") == before + 1

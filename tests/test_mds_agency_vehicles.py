@@ -173,7 +173,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any]]] = [
     ("vehicle_attributes.year", {"vehicle_attributes": {"year": 1969}}),
     ("vehicle_attributes.color", {"vehicle_attributes": {"color": "red"}}),
     ("accessibility_attributes.0", {"accessibility_attributes": ["wheelchair_accessible"]}),
-    ("colour", {"colour": "green"}),
+    ("colour", {"colour": "gr\u0000een"}),
 ]
 
 

@@ -159,14 +159,15 @@ def _bad_cases() -> list[tuple[str, dict[str, Any]]]:
         ("location.speed", {"location": {"lat": 56.0, "lng": 12.7, "speed": "fast"}}),
         ("location.speed", {"location": {"lat": 56.0, "lng": 12.7, "speed": None}}),
         ("location.lng", {"location": {"lat": 56.0}}),
-        ("location.bearing", {"location": {"lat": 56.0, "lng": 12.7, "bearing": 3}}),
+        # Fields MDS does not define are kept, so they must be storable.
+        ("location.bearing", {"location": {"lat": 56.0, "lng": 12.7, "bearing": 2**64}}),
         ("battery_percent", {"battery_percent": 101}),
         ("battery_percent", {"battery_percent": -1}),
         ("battery_percent", {"battery_percent": 50.5}),
         ("fuel_percent", {"fuel_percent": 200}),
         ("location_type", {"location_type": "roof"}),
         ("tipped_over", {"tipped_over": "yes"}),
-        ("colour", {"colour": "red"}),
+        ("colour", {"colour": "r\u0000ed"}),
     ]
 
 

@@ -34,8 +34,6 @@ LATEST_MS = to_ms(LATEST)
 INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-# The longest duration accepted (trip durations, waits): a year.
-MAX_DURATION_S = 366 * 86400
 
 DEFAULT_HORIZON_DAYS = 3650
 # How far ahead of now a time may lie; the app sets it per request from its settings.
@@ -96,11 +94,25 @@ def _date_time_text(value: Any) -> Any:
 
 # An RFC 3339 date-time with a UTC offset, as an aware datetime (offset kept).
 Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]
+
+
+def integral_float_as_int(value: Any) -> Any:
+    """An integral float as its int, anything else untouched for the int check after it."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# JSON Schema's `integer` (and MDS's timestamp, a number that is a multiple of 1) holds
+# `80.0` as well as `80`; such a value is taken and stored as the int. Strings, booleans
+# and fractions are still refused by the strict int check.
+JsonInt = BeforeValidator(integral_float_as_int)
+
 # An RFC 3339 date-time with an offset, from 2018 to the horizon, as UTC.
 UtcDateTime = Annotated[Rfc3339, AfterValidator(_in_horizon)]
 # Integer milliseconds since the epoch: a fixed range in the type, cheap enough for the
 # ingest hot path, where the clock-dependent check is the caller's (allowed skew).
-TimestampMs = Annotated[StrictInt, Field(ge=EARLIEST_MS, le=LATEST_MS)]
+TimestampMs = Annotated[StrictInt, Field(ge=EARLIEST_MS, le=LATEST_MS), JsonInt]
 # Milliseconds from 2018 to the horizon, for query parameters.
 HorizonMs = Annotated[int, Field(ge=EARLIEST_MS, le=LATEST_MS), AfterValidator(_ms_in_horizon)]
 

@@ -5,16 +5,17 @@ Before any of it, one scan of the bytes (`json_shape`) counts the items and meas
 nesting, so that a body of many tiny items is refused before it is decoded or validated.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from app.core.bounded import json_problem
 from app.core.errors import BulkFailure
 from app.core.json_shape import DEFAULT_MAX_DEPTH, json_shape
-from app.core.mds_types import failures_from_error, failures_from_errors
+from app.core.mds_types import failures_from_error, failures_from_errors, unknown_fields
 
 T = TypeVar("T")
 
@@ -86,6 +87,19 @@ def common_problems(item: Any, provider_id: str, limits: BatchLimits) -> list[Pr
     return problems
 
 
+def unknown_field_problems(
+    item: Mapping[str, Any], known: frozenset[str], path: str = ""
+) -> list[Problem]:
+    """Unknown fields are stored as given, so each must be JSON that JSONB and orjson hold."""
+    problems = []
+    for key, value in unknown_fields(item, known).items():
+        name = f"{path}{key}"
+        found = "field names must not contain NUL" if "\x00" in key else json_problem(value, name)
+        if found:
+            problems.append(Problem(name, found))
+    return problems
+
+
 def check_shape(body: bytes, max_items: int, max_depth: int) -> None:
     """Refuse a bulk body too deep or with too many items, before anything decodes it."""
     shape = json_shape(body)
@@ -142,10 +156,20 @@ def parse_batch(body: bytes, schema: BatchSchema[T], limits: BatchLimits) -> Par
             except ValidationError as exc:
                 failures.extend(failures_from_error(entry, exc))
             else:
-                failures.extend(context_failures(item, schema.context(item, limits)))
+                failures.extend(context_failures(entry, schema.context(item, limits)))
         return ParsedBatch(len(raw), [], failures or _array_failures(raw, error))
     non_empty(items)
-    failures = [f for item in items for f in context_failures(item, schema.context(item, limits))]
+    problems = [schema.context(item, limits) for item in items]
+    failures = []
+    if any(problems):
+        # Failures echo each item as sent: a validated item may keep, in a field MDS leaves
+        # open, a value the response encoder refuses (an integer beyond 64 bits).
+        raw = decode_array(body)
+        failures = [
+            f
+            for entry, found in zip(raw, problems, strict=True)
+            for f in context_failures(entry, found)
+        ]
     failures += _repeats(items, schema.unique_key)
     return ParsedBatch(len(items), [] if failures else items, failures)
 

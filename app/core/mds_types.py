@@ -1,25 +1,48 @@
 """Pydantic building blocks for MDS payloads, shared by every validator; every bound is a
 pydantic-core constraint, so the batch fast path stays in compiled code."""
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from app.core.bounded import INT32_MAX, MAX_DURATION_S, NO_NUL
+from app.core.bounded import INT32_MAX, INT64_MAX, NO_NUL, JsonInt
 from app.core.bounded import TimestampMs as TimestampMs
 from app.core.errors import BulkFailure
 from app.core.mds import UUID_PATTERN
 
 FORBID_EXTRA = ConfigDict(extra="forbid")
+# For the objects whose official schema sets no `additionalProperties: false`: MDS lets a
+# provider add fields there, so they are kept as given (see `unknown_fields`).
+KEEP_EXTRA = ConfigDict(extra="allow")
+
+
+def field_names(typed_dict: Any) -> frozenset[str]:
+    """Every field a TypedDict declares, required or not."""
+    return frozenset(typed_dict.__required_keys__ | typed_dict.__optional_keys__)
+
+
+def unknown_fields(item: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """The fields of an open MDS object that fleetbed does not know, as given."""
+    if known.issuperset(item):
+        # The common case, once per point of every batch: keep it cheap.
+        return {}
+    return {key: value for key, value in item.items() if key not in known}
+
 
 MdsUuid = Annotated[StrictStr, Field(pattern=UUID_PATTERN)]
 MdsString = Annotated[StrictStr, Field(max_length=255, pattern=NO_NUL)]
+# A URL: MDS sets no maximum length, so the bound of free text.
+MdsUrl = Annotated[StrictStr, Field(max_length=4000, pattern=NO_NUL)]
 # A short name from a vocabulary (event types, trip types).
 MdsName = Annotated[StrictStr, Field(max_length=64, pattern=NO_NUL)]
-PositiveInt = Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]
-Amount = Annotated[StrictInt, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
-Duration = Annotated[StrictInt, Field(ge=0, le=MAX_DURATION_S)]
-Percent = Annotated[StrictInt, Field(ge=0, le=100)]
+# MDS's `integer-positive`: no maximum in the schema, so the 64 bits every column holds.
+PositiveInt = Annotated[StrictInt, Field(ge=0, le=INT64_MAX), JsonInt]
+# An `integer-positive` stored in a 32-bit column (trip duration and distance).
+PositiveInt32 = Annotated[StrictInt, Field(ge=0, le=INT32_MAX), JsonInt]
+# MDS's `currency-cost`: minor units, never negative, or null.
+Cost = Annotated[StrictInt, Field(ge=0, le=INT64_MAX), JsonInt] | None
+Percent = Annotated[StrictInt, Field(ge=0, le=100), JsonInt]
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-90, le=90)]
 Longitude = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-180, le=180)]

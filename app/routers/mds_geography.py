@@ -15,6 +15,7 @@ from app.mds_media import MdsResponse, mds_body, mds_version
 from geofencing import zones
 from geofencing.geometry import to_geojson
 from geofencing.models import Zone
+from geofencing.rules import ZoneKind
 from geofencing.zones import ZoneScope
 
 router = APIRouter(
@@ -43,7 +44,8 @@ def geography(zone: Zone) -> dict[str, Any]:
     record: dict[str, Any] = {
         "geography_id": str(zone.zone_id),
         "name": zone.name,
-        "geography_type": "policy_zone",
+        # MDS lets agencies name their own types; a district holds no policy by itself.
+        "geography_type": "district" if zone.kind == ZoneKind.DISTRICT else "policy_zone",
         "published_date": _ms(zone.published_at),
         "effective_date": _ms(zone.effective_at),
         "geography_json": {

@@ -8,26 +8,35 @@ from pydantic import AfterValidator, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from app.core.mds import VehicleState
-from app.core.mds_batch import BatchLimits, BatchSchema, Problem, common_problems
+from app.core.mds_batch import (
+    BatchLimits,
+    BatchSchema,
+    Problem,
+    common_problems,
+    unknown_field_problems,
+)
 from app.core.mds_types import (
-    FORBID_EXTRA,
+    KEEP_EXTRA,
     MdsName,
     MdsString,
     MdsUuid,
     Percent,
     TimestampMs,
-    UuidList,
+    field_names,
     unique_items,
 )
 from fleet.events.state_machines import StateMachine
-from telemetry.schema import Gps
+from telemetry.schema import Gps, gps_problems
 
 EventTypes = Annotated[list[MdsName], Field(min_length=1), AfterValidator(unique_items)]
+# MDS's `uuid-array`: may be empty; trip events need trip ids (`mode_problems`).
+UuidArray = Annotated[list[MdsUuid], AfterValidator(unique_items)]
 
 
-@with_config(FORBID_EXTRA)
+@with_config(KEEP_EXTRA)
 class Event(TypedDict):
-    """MDS Event; `location` or `event_geographies` must be given."""
+    """MDS Event; `location` or `event_geographies` must be given. Fields MDS does not
+    define are kept as given in the stored record."""
 
     device_id: MdsUuid
     provider_id: MdsUuid
@@ -38,13 +47,14 @@ class Event(TypedDict):
     timestamp: TimestampMs
     publication_time: NotRequired[TimestampMs]
     location: NotRequired[Gps]
-    event_geographies: NotRequired[UuidList]
+    event_geographies: NotRequired[UuidArray]
     battery_percent: NotRequired[Percent]
     fuel_percent: NotRequired[Percent]
-    trip_ids: NotRequired[UuidList]
+    trip_ids: NotRequired[UuidArray]
     associated_ticket: NotRequired[MdsString]
 
 
+EVENT_FIELDS = field_names(Event)
 _ITEM: TypeAdapter[Event] = TypeAdapter(Event)
 _ARRAY: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
 
@@ -77,8 +87,11 @@ def mode_problems(event: Event, machine: StateMachine) -> list[Problem]:
             )
         )
     if not problems and needs_trip_ids(event, machine) and not event.get("trip_ids"):
-        problems.append(Problem("trip_ids", "trip_ids are required for trip events", True))
-    if "location" not in event and "event_geographies" not in event:
+        if "trip_ids" in event:
+            problems.append(Problem("trip_ids", "trip events need at least one trip_id"))
+        else:
+            problems.append(Problem("trip_ids", "trip_ids are required for trip events", True))
+    if "location" not in event and not event.get("event_geographies"):
         problems.append(
             Problem("location", "location (or event_geographies) is required", missing=True)
         )
@@ -89,6 +102,10 @@ def event_schema(provider_id: str, machine: StateMachine) -> BatchSchema[Event]:
     """How to validate events posted for `provider_id` in `machine`'s mode."""
 
     def context(event: Event, limits: BatchLimits) -> list[Problem]:
-        return common_problems(event, provider_id, limits) + mode_problems(event, machine)
+        problems = common_problems(event, provider_id, limits) + mode_problems(event, machine)
+        problems += unknown_field_problems(event, EVENT_FIELDS)
+        if "location" in event:
+            problems += gps_problems(event["location"], "location.")
+        return problems
 
     return BatchSchema(_ITEM, _ARRAY, context, unique_key="event_id")

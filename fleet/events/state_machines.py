@@ -52,6 +52,8 @@ class StateMachine:
     _successors: Mapping[tuple[str, str], frozenset[str]] = field(
         init=False, repr=False, compare=False
     )
+    # Per event type, the states it leads into from anywhere.
+    _targets: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         successors: dict[tuple[str, str], set[str]] = {}
@@ -59,6 +61,10 @@ class StateMachine:
             successors.setdefault((t.from_state, t.event_type), set()).add(t.to_state)
         # The dataclass is frozen; this index is derived once from `transitions`.
         object.__setattr__(self, "_successors", {k: frozenset(v) for k, v in successors.items()})
+        targets: dict[str, set[str]] = {}
+        for t in self.transitions:
+            targets.setdefault(t.event_type, set()).add(t.to_state)
+        object.__setattr__(self, "_targets", {k: frozenset(v) for k, v in targets.items()})
         # Catch a typo in the tables below at import rather than as a silent refusal.
         used_states = {t.from_state for t in self.transitions} | {
             t.to_state for t in self.transitions
@@ -86,12 +92,21 @@ class StateMachine:
         path through the table from some state to `vehicle_state`: a single type must
         lead into `vehicle_state`; with several, the last one must, and each must leave a
         state the previous one leads into (e.g. micromobility [`trip_end`, `battery_low`]
-        pairs with `non_operational`, via `available`). The prior state is not needed.
+        pairs with `non_operational`, via `available`). The official mode schemas accept
+        more, types that each lead into `vehicle_state` in any order, and so does this.
+        The prior state is not needed.
         """
         types = _listed(event_types)
-        return all(t in self.event_types for t in types) and vehicle_state in self._walk(
+        if not types or not all(t in self.event_types for t in types):
+            return False
+        return self._each_leads_into(vehicle_state, types) or vehicle_state in self._walk(
             self.states, types
         )
+
+    def _each_leads_into(self, vehicle_state: str, event_types: Sequence[str]) -> bool:
+        """The mode schema's rule: every event type is one that leads into `vehicle_state`
+        (e.g. micromobility [`located`, `comms_restored`] with `available`)."""
+        return all(vehicle_state in self._targets.get(t, ()) for t in event_types)
 
     def transition_allowed(
         self, prior_state: str | None, event_types: Sequence[str], vehicle_state: str
@@ -100,10 +115,19 @@ class StateMachine:
 
         True whenever `prior_state` is None (unknown). MDS says prior-state validity is not
         enforced at ingest, as events may arrive out of order: use this to flag, not refuse.
-        It does not check the pairing; see `pairing_ok`.
+        It does not check the pairing; see `pairing_ok`. Types that each lead into
+        `vehicle_state` (the mode schemas' pairing) need one of them to lead there from
+        `prior_state`.
         """
         types = _listed(event_types)
-        return prior_state is None or vehicle_state in self._walk(frozenset({prior_state}), types)
+        if prior_state is None:
+            return True
+        prior = frozenset({prior_state})
+        if vehicle_state in self._walk(prior, types):
+            return True
+        return self._each_leads_into(vehicle_state, types) and any(
+            vehicle_state in self._walk(prior, (t,)) for t in types
+        )
 
     def needs_trip_ids(self, event_types: Sequence[str]) -> bool:
         """Whether an event with these `event_types` must carry non-empty `trip_ids`."""

@@ -1,7 +1,7 @@
 """POST /mds/agency/events: mode-checked, all or nothing, idempotent by event_id."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from fleet.ingest.rules import Outcome, ZoneRules
 from fleet.trips.lifecycle import apply_trip_events
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
+from telemetry.quality import sentinel_counts
 
 # Each event's prior state as stored: the vehicle's last event before it.
 _PRIOR = last_event_sql(
@@ -100,6 +101,8 @@ class EventIngest:
     directory: DeviceDirectory
     live: LiveFeed
     rules: ZoneRules
+    # Told how many stored events carried meaningless GPS values (for /metrics).
+    count_sentinels: Callable[[Mapping[str, int]], None]
 
     async def ingest(
         self,
@@ -157,6 +160,7 @@ class EventIngest:
                 return self.rules.parking(lat, lng, when, vtype, provider_id).category
 
             await apply_trip_events(session, provider_id=provider_id, events=fresh, parking=parking)
+        self.count_sentinels(sentinel_counts(e["location"] for e in fresh if "location" in e))
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
         return len(events)

@@ -2,19 +2,26 @@
 
 from typing import Any, Literal, Required
 
-from pydantic import ConfigDict, StrictBool, TypeAdapter, ValidationError, with_config
+from pydantic import StrictBool, TypeAdapter, ValidationError, with_config
 
 # pydantic needs typing_extensions' TypedDict before Python 3.12.
 from typing_extensions import TypedDict
 
 from app.core.auth import Mode
 from app.core.mds_batch import Problem
-from app.core.mds_types import FORBID_EXTRA, MdsString, MdsUuid, PositiveInt, TimestampMs
+from app.core.mds_types import (
+    FORBID_EXTRA,
+    KEEP_EXTRA,
+    Cost,
+    MdsString,
+    MdsUuid,
+    PositiveInt,
+    TimestampMs,
+)
 from telemetry.schema import Gps
 
-# Providers may add their own attributes; only the closed journey objects forbid extras.
-OPEN = ConfigDict(extra="allow")
-Cost = PositiveInt | None
+# Providers may add their own attributes (KEEP_EXTRA); only the closed journey objects
+# forbid extras.
 Payment = Literal[
     "account_number", "cash", "credit_card", "mobile_app", "no_payment", "phone", "test", "voucher"
 ]
@@ -33,7 +40,7 @@ PassengerPayment = Literal[
 FareType = Literal["meter_fare", "upfront_pricing", "flat_rate"]
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class PassengerTripAttributes(TypedDict, total=False):
     """Passenger services: how the ride was hailed, who rode, and when."""
 
@@ -54,7 +61,7 @@ class PassengerTripAttributes(TypedDict, total=False):
     cancellation_reason: MdsString
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class DeliveryTripAttributes(TypedDict, total=False):
     """Delivery robots: who drove and whether a payload was aboard."""
 
@@ -65,7 +72,7 @@ class DeliveryTripAttributes(TypedDict, total=False):
     has_payload: StrictBool
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class CarShareTripAttributes(TypedDict, total=False):
     """Car share: the reservation behind the trip."""
 
@@ -78,7 +85,7 @@ class CarShareTripAttributes(TypedDict, total=False):
     driver_id: MdsString
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class Fees(TypedDict, total=False):
     """Parts of a fare, in minor units of the trip's currency."""
 
@@ -92,7 +99,7 @@ class Fees(TypedDict, total=False):
     surcharge: Cost
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class CarShareFareAttributes(Fees, total=False):
     """What a car-share rider paid."""
 
@@ -100,7 +107,7 @@ class CarShareFareAttributes(Fees, total=False):
     fare_type: Required[FareType]
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class PassengerFareAttributes(Fees, total=False):
     """What a passenger paid, and what taxi regulators ask about."""
 
@@ -114,7 +121,7 @@ class PassengerFareAttributes(Fees, total=False):
     ]
 
 
-@with_config(OPEN)
+@with_config(KEEP_EXTRA)
 class DeliveryFareAttributes(TypedDict, total=False):
     """What a delivery cost."""
 
@@ -156,18 +163,15 @@ _ADAPTERS: dict[Mode, dict[str, TypeAdapter[Any]]] = {
     mode: {field: TypeAdapter(schema) for field, schema in fields.items()}
     for mode, fields in _SCHEMAS.items()
 }
-# The models make fares optional, but every mode but micromobility has trip attributes
-# it requires, so the object itself must be there.
-REQUIRED = dict.fromkeys(_SCHEMAS, ("trip_attributes",))
 
 
 def attribute_problems(trip: Any, mode: Mode) -> list[Problem]:
-    """Each bad or missing journey, trip or fare attribute of `mode`, by its dotted name."""
-    problems = [
-        Problem(field, f"{mode} trips need {field}", missing=True)
-        for field in REQUIRED.get(mode, ())
-        if field not in trip
-    ]
+    """Each bad or missing journey, trip or fare attribute of `mode`, by its dotted name.
+
+    The objects themselves are optional, as in the mode schemas: only what one holds is
+    checked.
+    """
+    problems: list[Problem] = []
     for field, adapter in _ADAPTERS.get(mode, {}).items():
         if field not in trip:
             continue

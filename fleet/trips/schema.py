@@ -9,27 +9,28 @@ from typing_extensions import TypedDict
 
 from app.core.auth import Mode
 from app.core.bounded import JsonObject, SafeJson
-from app.core.mds_batch import BatchLimits, BatchSchema, Problem
+from app.core.mds_batch import BatchLimits, BatchSchema, Problem, unknown_field_problems
 from app.core.mds_types import (
-    FORBID_EXTRA,
-    Amount,
-    Duration,
+    KEEP_EXTRA,
+    Cost,
     MdsName,
-    MdsString,
+    MdsUrl,
     MdsUuid,
-    PositiveInt,
+    PositiveInt32,
     TimestampMs,
+    field_names,
     unique_items,
 )
 from fleet.trips.attributes import attribute_problems
-from telemetry.schema import Gps
+from telemetry.schema import Gps, gps_problems
 
 TripTypes = Annotated[list[MdsName], AfterValidator(unique_items)]
 
 
-@with_config(FORBID_EXTRA)
+@with_config(KEEP_EXTRA)
 class Trip(TypedDict):
-    """MDS Trip; the mode's own fields are checked by `mode_problems`."""
+    """MDS Trip; the mode's own fields are checked by `mode_problems`. Fields MDS does not
+    define are kept as given in the stored record."""
 
     provider_id: MdsUuid
     data_provider_id: NotRequired[MdsUuid]
@@ -44,15 +45,16 @@ class Trip(TypedDict):
     end_time: TimestampMs
     start_location: Gps
     end_location: Gps
-    duration: Duration
-    distance: PositiveInt
+    # 32-bit columns for now, though MDS sets no maximum.
+    duration: PositiveInt32
+    distance: PositiveInt32
     publication_time: NotRequired[TimestampMs]
     accessibility_attributes: NotRequired[Annotated[list[StrictStr] | dict[str, Any], SafeJson]]
-    parking_verification_url: NotRequired[MdsString | None]
+    parking_verification_url: NotRequired[MdsUrl | None]
     parking_category: NotRequired[Literal["corral", "curb", "rack", "other_valid", "invalid"]]
-    standard_cost: NotRequired[Amount]
-    actual_cost: NotRequired[Amount]
-    currency: NotRequired[Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]]
+    standard_cost: NotRequired[Cost]
+    actual_cost: NotRequired[Cost]
+    currency: NotRequired[Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")] | None]
 
 
 # Per mode (models/modes/<mode>/trip.yaml): the trip types allowed.
@@ -63,6 +65,7 @@ TRIP_TYPES: dict[Mode, frozenset[str]] = {
     Mode.CAR_SHARE: frozenset({"private", "reservation", "empty"}),
 }
 
+TRIP_FIELDS = field_names(Trip)
 _ITEM: TypeAdapter[Trip] = TypeAdapter(Trip)
 _ARRAY: TypeAdapter[list[Trip]] = TypeAdapter(list[Trip])
 
@@ -71,16 +74,14 @@ def mode_problems(trip: Trip, mode: Mode) -> list[Problem]:
     """What the provider's mode requires of a trip, beyond the common model."""
     problems = []
     types = trip.get("trip_type")
+    # Micromobility's schema sets only a maximum: its trip_type may be absent or empty.
+    optional = mode is Mode.MICROMOBILITY
     if types is None:
-        if mode is not Mode.MICROMOBILITY:
+        if not optional:
             problems.append(Problem("trip_type", f"{mode} trips need a trip_type", missing=True))
-    elif len(types) != 1 or types[0] not in TRIP_TYPES[mode]:
+    elif len(types) > 1 or (not types and not optional) or not set(types) <= TRIP_TYPES[mode]:
         allowed = ", ".join(sorted(TRIP_TYPES[mode]))
         problems.append(Problem("trip_type", f"one trip_type of {allowed}"))
-    if mode is Mode.MICROMOBILITY:
-        for name in ("journey_id", "journey_attributes", "trip_attributes", "fare_attributes"):
-            if name in trip:
-                problems.append(Problem(name, f"{name} is not part of micromobility trips"))
     problems += attribute_problems(trip, mode)
     return problems
 
@@ -100,6 +101,9 @@ def trip_schema(provider_id: str, mode: Mode) -> BatchSchema[Trip]:
             )
         if trip["end_time"] < trip["start_time"]:
             problems.append(Problem("end_time", "end_time is before start_time"))
+        problems += unknown_field_problems(trip, TRIP_FIELDS)
+        for name in ("start_location", "end_location"):
+            problems += gps_problems(trip[name], f"{name}.")
         return problems + mode_problems(trip, mode)
 
     return BatchSchema(_ITEM, _ARRAY, context, unique_key="trip_id")

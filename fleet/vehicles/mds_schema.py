@@ -20,15 +20,18 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app.core.auth import Mode
-from app.core.bounded import LATEST
+from app.core.bounded import INT64_MAX, JsonInt
 from app.core.errors import BulkFailure
 from app.core.mds import PropulsionType, VehicleType
+from app.core.mds_batch import context_failures, unknown_field_problems
 from app.core.mds_types import (
     FORBID_EXTRA,
+    KEEP_EXTRA,
     MdsString,
     MdsUuid,
     PositiveInt,
     failures_from_error,
+    field_names,
     unique_items,
 )
 
@@ -41,7 +44,8 @@ def _iso_date(value: str) -> str:
     return value
 
 
-Year = Annotated[StrictInt, Field(ge=1970, le=LATEST.year)]
+# MDS's `minimum-year`: 1970 on, with no maximum.
+Year = Annotated[StrictInt, Field(ge=1970, le=INT64_MAX), JsonInt]
 IsoDate = Annotated[StrictStr, AfterValidator(_iso_date)]
 
 
@@ -126,7 +130,8 @@ Adaptive = Annotated[list[Literal["adaptive"]], AfterValidator(unique_items)]
 Wheelchair = Annotated[list[Literal["wheelchair_accessible"]], AfterValidator(unique_items)]
 
 
-@with_config(FORBID_EXTRA)
+# A Vehicle itself is open in MDS: fields it does not define are kept in the record.
+@with_config(KEEP_EXTRA)
 class _VehicleCommon(TypedDict):
     device_id: MdsUuid
     provider_id: MdsUuid
@@ -139,7 +144,7 @@ class _VehicleCommon(TypedDict):
     maximum_speed: NotRequired[PositiveInt]
 
 
-@with_config(FORBID_EXTRA)
+@with_config(KEEP_EXTRA)
 class MicromobilityVehicle(_VehicleCommon):
     """An MDS Vehicle of the micromobility mode."""
 
@@ -147,7 +152,7 @@ class MicromobilityVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[Adaptive]
 
 
-@with_config(FORBID_EXTRA)
+@with_config(KEEP_EXTRA)
 class PassengerServicesVehicle(_VehicleCommon):
     """An MDS Vehicle of the passenger-services mode."""
 
@@ -155,7 +160,7 @@ class PassengerServicesVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[Wheelchair]
 
 
-@with_config(FORBID_EXTRA)
+@with_config(KEEP_EXTRA)
 class CarShareVehicle(_VehicleCommon):
     """An MDS Vehicle of the car-share mode."""
 
@@ -163,7 +168,7 @@ class CarShareVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[Wheelchair]
 
 
-@with_config(FORBID_EXTRA)
+@with_config(KEEP_EXTRA)
 class DeliveryRobotVehicle(_VehicleCommon):
     """An MDS Vehicle of the delivery-robots mode."""
 
@@ -171,12 +176,16 @@ class DeliveryRobotVehicle(_VehicleCommon):
     accessibility_attributes: NotRequired[DeliveryRobotAccessibility]
 
 
-VEHICLE_ADAPTERS: dict[Mode, TypeAdapter[Any]] = {
-    Mode.MICROMOBILITY: TypeAdapter(MicromobilityVehicle),
-    Mode.PASSENGER_SERVICES: TypeAdapter(PassengerServicesVehicle),
-    Mode.CAR_SHARE: TypeAdapter(CarShareVehicle),
-    Mode.DELIVERY_ROBOTS: TypeAdapter(DeliveryRobotVehicle),
+_VEHICLES: dict[Mode, Any] = {
+    Mode.MICROMOBILITY: MicromobilityVehicle,
+    Mode.PASSENGER_SERVICES: PassengerServicesVehicle,
+    Mode.CAR_SHARE: CarShareVehicle,
+    Mode.DELIVERY_ROBOTS: DeliveryRobotVehicle,
 }
+VEHICLE_ADAPTERS: dict[Mode, TypeAdapter[Any]] = {
+    mode: TypeAdapter(vehicle) for mode, vehicle in _VEHICLES.items()
+}
+_FIELDS = {mode: field_names(vehicle) for mode, vehicle in _VEHICLES.items()}
 
 
 def validate_vehicles(
@@ -193,7 +202,10 @@ def validate_vehicles(
         except ValidationError as exc:
             failures.extend(failures_from_error(item, exc))
             continue
-        if vehicle["provider_id"] != str(provider_id):
+        unstorable = unknown_field_problems(vehicle, _FIELDS[mode])
+        if unstorable:
+            failures.extend(context_failures(item, unstorable))
+        elif vehicle["provider_id"] != str(provider_id):
             failures.append(
                 BulkFailure(
                     item,

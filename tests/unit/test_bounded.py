@@ -26,8 +26,8 @@ from app.core.bounded import (
     within_bounds,
 )
 from app.core.errors import InvalidInput
-from app.core.mds_batch import BatchLimits, parse_batch
-from app.core.mds_types import Duration, MdsString, PositiveInt
+from app.core.mds_batch import BatchLimits, parse_batch, unknown_field_problems
+from app.core.mds_types import MdsString, PositiveInt, PositiveInt32, unknown_fields
 from fleet.exports.request import parse_time as export_time
 from fleet.reporting.hours import parse_hour
 from fleet.reporting.metrics_catalog import parse_time as metrics_time
@@ -99,8 +99,8 @@ def test_within_bounds_is_inclusive_at_both_ends() -> None:
         (TimestampMs, [EARLIEST_MS, LATEST_MS], [EARLIEST_MS - 1, LATEST_MS + 1, 10**30]),
         (HorizonMs, [EARLIEST_MS], [EARLIEST_MS - 1, LATEST_MS, 10**20]),
         (Int64, [-(2**63), 2**63 - 1], [2**63, -(2**63) - 1]),
-        (PositiveInt, [0, 2**31 - 1], [-1, 2**31, 10**30]),
-        (Duration, [0, 366 * 86400], [366 * 86400 + 1, 10**20]),
+        (PositiveInt, [0, 2**63 - 1], [-1, 2**63, 10**30]),
+        (PositiveInt32, [0, 2**31 - 1], [-1, 2**31, 10**20]),
     ],
 )
 def test_integers_are_bounded(adapter: Any, good: list[int], bad: list[int]) -> None:
@@ -202,3 +202,40 @@ def test_a_batch_refused_whole_but_not_item_by_item_still_names_its_fault() -> N
     assert parsed.items == []
     (failure,) = parsed.failures
     assert failure.error_details == ["accessibility_attributes"]
+
+
+@pytest.mark.parametrize("adapter", [TimestampMs, PositiveInt, PositiveInt32])
+def test_an_integral_float_is_taken_as_the_integer(adapter: Any) -> None:
+    validator: TypeAdapter[int] = TypeAdapter(adapter)
+    taken = validator.validate_json("1600000000000.0" if adapter is TimestampMs else "80.0")
+    assert type(taken) is int
+    assert taken == (1_600_000_000_000 if adapter is TimestampMs else 80)
+
+
+@pytest.mark.parametrize("body", ["80.5", '"80"', "true", "1e400", "null"])
+def test_a_fraction_string_or_boolean_is_still_not_an_integer(body: str) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(PositiveInt).validate_json(body)
+
+
+def test_unknown_fields_are_those_not_declared() -> None:
+    known = frozenset({"lat", "lng"})
+    assert unknown_fields({"lat": 1.0, "lng": 2.0}, known) == {}
+    assert unknown_fields({"lat": 1.0, "hdop": 0.9, "fix": "3d"}, known) == {
+        "hdop": 0.9,
+        "fix": "3d",
+    }
+
+
+def test_unknown_fields_must_be_storable() -> None:
+    known = frozenset({"lat"})
+    problems = unknown_field_problems(
+        {"lat": 1.0, "ok": [1, "a"], "big": 2**64, "bad\x00": 1, "text": "a\x00"},
+        known,
+        "location.",
+    )
+    assert sorted(p.field for p in problems) == [
+        "location.bad\x00",
+        "location.big",
+        "location.text",
+    ]

@@ -254,9 +254,13 @@ def test_unknown_or_no_event_types_are_refused(
         (P, "stopped", ["reservation_stop", "trip_start"], False),
         (C, "available", ["charging_end", "trip_end"], True),
         (C, "available", ["trip_end", "charging_end"], False),
+        # No path, but each type leads into the state: the mode schema accepts it.
+        (M, "available", ["located", "comms_restored"], True),
+        (M, "available", ["trip_end", "comms_restored"], True),
+        (M, "available", ["located", "battery_low"], False),
     ],
 )
-def test_several_event_types_must_trace_a_path_to_the_state(
+def test_several_event_types_trace_a_path_or_each_lead_to_the_state(
     mode: Mode, state: str, event_types: list[str], ok: bool
 ) -> None:
     assert STATE_MACHINES[mode].pairing_ok(state, event_types) is ok
@@ -282,6 +286,10 @@ def test_several_event_types_must_trace_a_path_to_the_state(
         (C, None, ["trip_stop"], "stopped", True),
         # Unknown prior: allowed, whatever the pairing; `pairing_ok` judges that.
         (C, None, ["trip_stop"], "available", True),
+        # Types that each lead into the state: one must lead there from the prior state.
+        (M, "missing", ["located", "comms_restored"], "available", True),
+        (M, "non_contactable", ["located", "comms_restored"], "available", True),
+        (M, "on_trip", ["located", "comms_restored"], "available", False),
     ],
 )
 def test_transition_allowed(
