@@ -45,6 +45,7 @@ from fleet.ingest.rules import ZoneRules
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
 from fleet.maintenance import PartitionPolicy, Upkeep
+from fleet.trips.late_telemetry import LateTelemetry
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
 from geofencing.violations import AlertLimits
@@ -144,10 +145,16 @@ def create_app(settings: Settings) -> FastAPI:
         rules = ZoneRules(registry, hot, limits)
         app.state.live = live
         app.state.zones = registry
-        app.state.telemetry_ingest = TelemetryIngest(
-            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels
+        share = settings.trips.discrepancy_share
+        late = LateTelemetry(
+            lateness=timedelta(seconds=settings.provider.hour_lateness_s),
+            share=share,
+            count_failure=ingest_metrics.count_remeasure_failure,
         )
-        app.state.event_ingest = EventIngest(directory, live, rules)
+        app.state.telemetry_ingest = TelemetryIngest(
+            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late
+        )
+        app.state.event_ingest = EventIngest(directory, live, rules, share)
         app.state.trip_ingest = TripIngest(directory)
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor

@@ -101,6 +101,8 @@ class EventIngest:
     directory: DeviceDirectory
     live: LiveFeed
     rules: ZoneRules
+    # How far the operator's and fleetbed's trip figures may differ unflagged.
+    discrepancy_share: float
 
     async def ingest(
         self,
@@ -154,7 +156,9 @@ class EventIngest:
                 vtype = infos[device_id].vehicle_type
                 return self.rules.parking(lat, lng, when, vtype, provider_id).category
 
-            await apply_trip_events(session, provider_id, fresh, parking)
+            await apply_trip_events(
+                session, provider_id, fresh, parking, share=self.discrepancy_share
+            )
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
         return len(events)

@@ -37,13 +37,24 @@ def parse_hour(text: str) -> datetime:
     return within_bounds(datetime(year, month, day, hour, tzinfo=UTC))
 
 
+def served_as_settled(end: datetime, now: datetime, lateness: timedelta) -> bool:
+    """Whether a period ending at `end` is served as settled: late data has had `lateness`
+    to arrive, so what is served now is what the city keeps."""
+    return end + lateness <= now
+
+
 def period_state(end: datetime, now: datetime, lateness: timedelta) -> HourState:
     """A period is closed once it has ended and late data has had `lateness` to arrive."""
     if end > now:
         return HourState.FUTURE
-    if end + lateness > now:
+    if not served_as_settled(end, now, lateness):
         return HourState.SETTLING
     return HourState.CLOSED
+
+
+def hour_containing(when: datetime) -> datetime:
+    """The start of the UTC hour `when` lies in (the hour Provider serves it under)."""
+    return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def hour_state(start: datetime, now: datetime, lateness: timedelta) -> HourState:

@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.events.schema import Event
+from fleet.trips.measure import measured_duration, record_measurement, refresh_figures, route_of
 from fleet.trips.models import Trip
-from fleet.trips.route import Fix, RouteLimits, measure_route
-from telemetry.quality import known
+from fleet.trips.route import RouteLimits
 
 ENTERS = "trip_enter_jurisdiction"
 LEAVES = "trip_leave_jurisdiction"
@@ -38,17 +38,6 @@ CANCELS = frozenset(
 
 # (lat, lng, when, device_id) -> MDS parking_category of a trip ending there.
 ParkingCheck = Callable[[float, float, datetime, str], str]
-
-_ROUTE = text(
-    """
-    SELECT (extract(epoch FROM recorded_at) * 1000)::bigint AS ts_ms,
-           lat, lng, horizontal_accuracy
-    FROM telemetry
-    WHERE provider_id = :provider_id AND device_id = :device_id
-      AND recorded_at BETWEEN :start AND :end
-    ORDER BY recorded_at
-    """
-)
 
 
 def _when(ts_ms: int) -> datetime:
@@ -106,37 +95,16 @@ async def _record(
 
 
 async def _measure(
-    session: AsyncSession, trip: Trip, parking: ParkingCheck, limits: RouteLimits
+    session: AsyncSession, trip: Trip, parking: ParkingCheck, limits: RouteLimits, share: float
 ) -> None:
-    assert trip.start_at is not None
-    assert trip.end_at is not None
-    rows = await session.execute(
-        _ROUTE,
-        {
-            "provider_id": trip.provider_id,
-            "device_id": trip.device_id,
-            "start": trip.start_at,
-            "end": trip.end_at,
-        },
-    )
-    fixes = [Fix(r.ts_ms, r.lat, r.lng, known(r.horizontal_accuracy)) for r in rows]
-    ends = [
-        Fix(int(t.timestamp() * 1000), lat, lng)
-        for t, lat, lng in (
-            (trip.start_at, trip.start_lat, trip.start_lng),
-            (trip.end_at, trip.end_lat, trip.end_lng),
-        )
-        if lat is not None and lng is not None
-    ]
-    route = measure_route(fixes + ends, limits)
-    trip.distance_m = round(route.distance_m)
-    trip.route_points = len(route.points)
-    trip.has_gaps = route.has_gaps
-    trip.duration_s = max(0, round((trip.end_at - trip.start_at).total_seconds()))
-    if trip.end_lat is not None and trip.end_lng is not None:
-        trip.parking_category = parking(
+    route, _ = await route_of(session, trip, limits)
+    record_measurement(trip, route)
+    trip.measured_duration_s = measured_duration(trip)
+    if trip.end_at is not None and trip.end_lat is not None and trip.end_lng is not None:
+        trip.measured_parking_category = parking(
             trip.end_lat, trip.end_lng, trip.end_at, str(trip.device_id)
         )
+    refresh_figures(trip, share)
     trip.status = "closed"
 
 
@@ -145,9 +113,13 @@ async def apply_trip_events(
     provider_id: uuid.UUID,
     events: Sequence[Event],
     parking: ParkingCheck,
+    *,
+    share: float,
     limits: RouteLimits = RouteLimits(),
 ) -> list[uuid.UUID]:
-    """Open and close the trips the events name; returns the trips closed now."""
+    """Open and close the trips the events name; returns the trips closed now.
+
+    `share` is how far the operator's and fleetbed's figures may differ unflagged."""
     touched: set[uuid.UUID] = set()
     for event in sorted(events, key=lambda e: e["timestamp"]):
         if not set(event["event_types"]) & (STARTS | ENDS | CANCELS):
@@ -173,7 +145,7 @@ async def apply_trip_events(
         .all()
     )
     for trip in due:
-        await _measure(session, trip, parking, limits)
+        await _measure(session, trip, parking, limits, share)
     await session.flush()
     return [t.trip_id for t in due]
 
