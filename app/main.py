@@ -155,7 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
             directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late
         )
         app.state.event_ingest = EventIngest(directory, live, rules, share)
-        app.state.trip_ingest = TripIngest(directory)
+        app.state.trip_ingest = TripIngest(directory, rules, share)
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
         _start_background(supervisor, settings, resources, live, registry)

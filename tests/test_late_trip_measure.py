@@ -158,6 +158,8 @@ async def test_a_batch_after_the_hour_settled_is_recorded_beside_the_city_figure
     assert response.status_code == 200, response.text
     [served] = [t for t in response.json()["trips"] if t["trip_id"] == trip]
     assert served["distance"] == given
+    assert served["fleetbed"]["measured"]["distance"] == given
+    assert served["fleetbed"]["late_measurement"]["distance"] == round(ride["length"])
 
     await post(client, gateway, "telemetry", ride["late"])  # the same batch once more
     assert (await fresh(session, trip)).late_measured_at == recorded

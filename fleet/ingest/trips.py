@@ -1,17 +1,20 @@
 """POST /mds/agency/trips: the provider's own account of finished trips."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import Mode
 from app.core.mds_batch import BatchLimits
 from fleet.ingest.common import parse_or_reject, reject_unregistered
+from fleet.ingest.rules import ZoneRules
+from fleet.trips.measure import measured_duration, record_measurement, refresh_figures, route_of
 from fleet.trips.models import Trip
+from fleet.trips.route import RouteLimits
 from fleet.trips.schema import Trip as MdsTrip
 from fleet.trips.schema import trip_schema
 from fleet.vehicles.directory import DeviceDirectory
@@ -33,9 +36,9 @@ def _row(provider_id: uuid.UUID, trip: MdsTrip) -> dict[str, object]:
         "end_at": _when(trip["end_time"]),
         "end_lat": trip["end_location"]["lat"],
         "end_lng": trip["end_location"]["lng"],
-        "duration_s": trip["duration"],
-        "distance_m": trip["distance"],
-        "parking_category": trip.get("parking_category"),
+        "operator_duration_s": trip["duration"],
+        "operator_distance_m": trip["distance"],
+        "operator_parking_category": trip.get("parking_category"),
         "details": {"agency": dict(trip)},
     }
 
@@ -45,6 +48,29 @@ class TripIngest:
     """The trips pipeline."""
 
     directory: DeviceDirectory
+    rules: ZoneRules
+    # How far the operator's and fleetbed's figures may differ unflagged.
+    discrepancy_share: float
+    limits: RouteLimits = field(default_factory=RouteLimits)
+
+    async def _measure(self, session: AsyncSession, trip: Trip, vehicle_type: str) -> None:
+        """Fleetbed's figures of a posted trip, where it has none yet: duration from its
+        times, parking from the zones at its end, distance where telemetry of its span
+        is stored (later telemetry re-measures it)."""
+        assert trip.end_at is not None
+        if trip.measured_duration_s is None:
+            trip.measured_duration_s = measured_duration(trip)
+        if trip.measured_parking_category is None and trip.end_lat is not None:
+            assert trip.end_lng is not None
+            verdict = self.rules.parking(
+                trip.end_lat, trip.end_lng, trip.end_at, vehicle_type, trip.provider_id
+            )
+            trip.measured_parking_category = verdict.category
+        if trip.measured_distance_m is None:
+            route, points = await route_of(session, trip, self.limits)
+            if points:
+                record_measurement(trip, route)
+        refresh_figures(trip, self.discrepancy_share)
 
     async def ingest(
         self,
@@ -55,8 +81,9 @@ class TripIngest:
         body: bytes,
         limits: BatchLimits,
     ) -> int:
-        """Validate and store; a trip already built from events keeps its own measurements
-        and gains the provider's record (journey, attributes, fares) beside them."""
+        """Validate and store the operator's figures beside fleetbed's measurement; a trip
+        already built from events keeps its ends and gains the provider's record
+        (journey, attributes, fares)."""
         trips = parse_or_reject(body, trip_schema(str(provider_id), mode), limits)
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
@@ -65,11 +92,11 @@ class TripIngest:
             reject_unregistered(trips, infos)
             statement = insert(Trip).values([_row(provider_id, t) for t in trips])
             keep = ("start_at", "start_lat", "start_lng", "end_at", "end_lat", "end_lng")
-            fill = ("duration_s", "distance_m", "parking_category")
             changes: dict[str, object] = {
-                name: func.coalesce(getattr(Trip, name), statement.excluded[name])
-                for name in (*keep, *fill)
+                name: func.coalesce(getattr(Trip, name), statement.excluded[name]) for name in keep
             }
+            for name in ("operator_duration_s", "operator_distance_m", "operator_parking_category"):
+                changes[name] = statement.excluded[name]
             changes["details"] = Trip.details.op("||")(statement.excluded.details)
             changes["status"] = "closed"
             changes["updated_at"] = func.now()
@@ -81,4 +108,14 @@ class TripIngest:
                     where=Trip.provider_id == statement.excluded.provider_id,
                 )
             )
+            stored = await session.scalars(
+                select(Trip)
+                .where(
+                    Trip.provider_id == provider_id,
+                    Trip.trip_id.in_([uuid.UUID(t["trip_id"]) for t in trips]),
+                )
+                .execution_options(populate_existing=True)
+            )
+            for trip in stored.all():
+                await self._measure(session, trip, infos[str(trip.device_id)].vehicle_type)
         return len(trips)

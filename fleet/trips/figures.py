@@ -11,6 +11,7 @@ from typing import TypeVar
 DURATION = "duration"
 DISTANCE = "distance"
 PARKING = "parking_category"
+INVALID = "invalid"
 
 T = TypeVar("T")
 
@@ -41,15 +42,20 @@ def _apart(a: int | None, b: int | None, share: float) -> bool:
     return a is not None and b is not None and abs(a - b) > share * max(abs(a), abs(b))
 
 
+def _validity_differs(own: str | None, ours: str | None) -> bool:
+    # Fleetbed tells valid parking only as corral or other_valid, where an operator may
+    # say rack or curb: the categories disagree when one side calls the parking invalid.
+    return own is not None and ours is not None and (own == INVALID) != (ours == INVALID)
+
+
 def discrepancies(operator: Figures, measured: Figures, share: float) -> list[str]:
     """The names of the figures known to both sides that disagree: numbers by more than
-    `share` of the larger value, parking categories at all."""
+    `share` of the larger value, parking when one side calls it invalid and the other not."""
     found = []
     if _apart(operator.duration_s, measured.duration_s, share):
         found.append(DURATION)
     if _apart(operator.distance_m, measured.distance_m, share):
         found.append(DISTANCE)
-    own, ours = operator.parking_category, measured.parking_category
-    if own is not None and ours is not None and own != ours:
+    if _validity_differs(operator.parking_category, measured.parking_category):
         found.append(PARKING)
     return found

@@ -36,7 +36,14 @@ def test_the_city_gets_the_operators_figure_where_given() -> None:
             0.25,
             ["parking_category"],
         ),
-        (Figures(parking_category="rack"), Figures(parking_category="rack"), 0.25, []),
+        (
+            Figures(parking_category="invalid"),
+            Figures(parking_category="corral"),
+            0.25,
+            ["parking_category"],
+        ),
+        (Figures(parking_category="rack"), Figures(parking_category="other_valid"), 0.25, []),
+        (Figures(parking_category="invalid"), Figures(parking_category="invalid"), 0.25, []),
         (Figures(parking_category="rack"), Figures(), 0.25, []),
     ],
 )
