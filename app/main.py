@@ -33,6 +33,7 @@ from app.routers import (
     mds_metrics,
     mds_provider,
     policies,
+    trips,
     v1_live,
     zones,
 )
@@ -177,7 +178,7 @@ def create_app(settings: Settings) -> FastAPI:
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):
+    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(AllowedMethods, routes=app.routes)
