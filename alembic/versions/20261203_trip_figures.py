@@ -31,8 +31,8 @@ _NEW = (
 )
 
 # Trips measured from events carry route points; an operator's record sits in details.
-# The city's figures become the operator's where given; discrepancies use the default
-# share (25 %), as a migration knows no settings.
+# The city's figures become the operator's where given; discrepancies follow
+# fleet/trips/figures.py with the default share (25 %), as a migration knows no settings.
 _BACKFILL = """
 UPDATE trips SET
     measured_duration_s = CASE WHEN measured_route_points IS NOT NULL THEN duration_s END,
@@ -55,7 +55,8 @@ UPDATE trips SET
         CASE WHEN abs(operator_distance_m - measured_distance_m)
                   > 0.25 * greatest(operator_distance_m, measured_distance_m)
              THEN 'distance' END,
-        CASE WHEN operator_parking_category <> measured_parking_category
+        CASE WHEN (operator_parking_category = 'invalid')
+                  <> (measured_parking_category = 'invalid')
              THEN 'parking_category' END
     ], NULL)
 WHERE details ? 'agency'
