@@ -151,13 +151,12 @@ class EventIngest:
             # Replays are not stored again, so they must not move the live state either.
             fresh = [e for e in events if e["event_id"] in stored]
             alerts = await self.rules.on_trip_ends(session, provider_id, fresh, infos)
-
-            def parking(lat: float, lng: float, when: datetime, device_id: str) -> str:
-                vtype = infos[device_id].vehicle_type
-                return self.rules.parking(lat, lng, when, vtype, provider_id).category
-
             await apply_trip_events(
-                session, provider_id, fresh, parking, share=self.discrepancy_share
+                session,
+                provider_id,
+                fresh,
+                self.rules.parking_check(provider_id, infos),
+                share=self.discrepancy_share,
             )
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))

@@ -12,7 +12,7 @@ from app.core.auth import Mode
 from app.core.mds_batch import BatchLimits
 from fleet.ingest.common import parse_or_reject, reject_unregistered
 from fleet.ingest.rules import ZoneRules
-from fleet.trips.measure import measured_duration, record_measurement, refresh_figures, route_of
+from fleet.trips.measure import measure_trip, refresh_figures
 from fleet.trips.models import Trip
 from fleet.trips.route import RouteLimits
 from fleet.trips.schema import Trip as MdsTrip
@@ -52,25 +52,6 @@ class TripIngest:
     # How far the operator's and fleetbed's figures may differ unflagged.
     discrepancy_share: float
     limits: RouteLimits = field(default_factory=RouteLimits)
-
-    async def _measure(self, session: AsyncSession, trip: Trip, vehicle_type: str) -> None:
-        """Fleetbed's figures of a posted trip, where it has none yet: duration from its
-        times, parking from the zones at its end, distance where telemetry of its span
-        is stored (later telemetry re-measures it)."""
-        assert trip.end_at is not None
-        if trip.measured_duration_s is None:
-            trip.measured_duration_s = measured_duration(trip)
-        if trip.measured_parking_category is None and trip.end_lat is not None:
-            assert trip.end_lng is not None
-            verdict = self.rules.parking(
-                trip.end_lat, trip.end_lng, trip.end_at, vehicle_type, trip.provider_id
-            )
-            trip.measured_parking_category = verdict.category
-        if trip.measured_distance_m is None:
-            route, points = await route_of(session, trip, self.limits)
-            if points:
-                record_measurement(trip, route)
-        refresh_figures(trip, self.discrepancy_share)
 
     async def ingest(
         self,
@@ -116,6 +97,10 @@ class TripIngest:
                 )
                 .execution_options(populate_existing=True)
             )
+            parking = self.rules.parking_check(provider_id, infos)
             for trip in stored.all():
-                await self._measure(session, trip, infos[str(trip.device_id)].vehicle_type)
+                # Measured once; telemetry arriving later re-measures the distance.
+                if trip.measured_duration_s is None:
+                    await measure_trip(session, trip, parking, self.limits, telemetry_required=True)
+                refresh_figures(trip, self.discrepancy_share)
         return len(trips)

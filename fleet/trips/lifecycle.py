@@ -8,7 +8,7 @@ its last end inside.
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.events.schema import Event
-from fleet.trips.measure import measured_duration, record_measurement, refresh_figures, route_of
+from fleet.trips.measure import ParkingCheck, measure_trip, refresh_figures
 from fleet.trips.models import Trip
 from fleet.trips.route import RouteLimits
 
@@ -35,9 +35,6 @@ CANCELS = frozenset(
         "driver_cancellation",
     }
 )
-
-# (lat, lng, when, device_id) -> MDS parking_category of a trip ending there.
-ParkingCheck = Callable[[float, float, datetime, str], str]
 
 
 def _when(ts_ms: int) -> datetime:
@@ -94,20 +91,6 @@ async def _record(
     )
 
 
-async def _measure(
-    session: AsyncSession, trip: Trip, parking: ParkingCheck, limits: RouteLimits, share: float
-) -> None:
-    route, _ = await route_of(session, trip, limits)
-    record_measurement(trip, route)
-    trip.measured_duration_s = measured_duration(trip)
-    if trip.end_at is not None and trip.end_lat is not None and trip.end_lng is not None:
-        trip.measured_parking_category = parking(
-            trip.end_lat, trip.end_lng, trip.end_at, str(trip.device_id)
-        )
-    refresh_figures(trip, share)
-    trip.status = "closed"
-
-
 async def apply_trip_events(
     session: AsyncSession,
     provider_id: uuid.UUID,
@@ -145,7 +128,9 @@ async def apply_trip_events(
         .all()
     )
     for trip in due:
-        await _measure(session, trip, parking, limits, share)
+        await measure_trip(session, trip, parking, limits, telemetry_required=False)
+        refresh_figures(trip, share)
+        trip.status = "closed"
     await session.flush()
     return [t.trip_id for t in due]
 

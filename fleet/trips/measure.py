@@ -1,5 +1,6 @@
 """Fleetbed's measurement of a trip from stored telemetry, and the city's figures from it."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import text
@@ -9,6 +10,9 @@ from fleet.trips.figures import Figures, city_figures, discrepancies
 from fleet.trips.models import Trip
 from fleet.trips.route import Fix, Route, RouteLimits, measure_route
 from telemetry.quality import known
+
+# (lat, lng, when, device_id) -> MDS parking_category of a trip ending there.
+ParkingCheck = Callable[[float, float, datetime, str], str]
 
 _ROUTE = text(
     """
@@ -67,11 +71,27 @@ def record_late_measurement(trip: Trip, route: Route, at: datetime) -> None:
     trip.late_measured_at = at
 
 
-def measured_duration(trip: Trip) -> int:
-    """The seconds between the trip's start and end."""
+async def measure_trip(
+    session: AsyncSession,
+    trip: Trip,
+    parking: ParkingCheck,
+    limits: RouteLimits,
+    *,
+    telemetry_required: bool,
+) -> None:
+    """Fleetbed's measurement of a trip with both times known: duration from its times,
+    parking from the zones at its end, distance along its stored telemetry and located
+    ends (left unknown without telemetry when `telemetry_required`)."""
     assert trip.start_at is not None
     assert trip.end_at is not None
-    return max(0, round((trip.end_at - trip.start_at).total_seconds()))
+    trip.measured_duration_s = max(0, round((trip.end_at - trip.start_at).total_seconds()))
+    if trip.end_lat is not None and trip.end_lng is not None:
+        trip.measured_parking_category = parking(
+            trip.end_lat, trip.end_lng, trip.end_at, str(trip.device_id)
+        )
+    route, points = await route_of(session, trip, limits)
+    if points or not telemetry_required:
+        record_measurement(trip, route)
 
 
 def refresh_figures(trip: Trip, share: float) -> None:
