@@ -12,7 +12,7 @@ from fleet.reporting.hours import HOUR
 from fleet.trips.models import Trip, reported
 from telemetry.records import telemetry_record
 
-# The provider's own record may add these to what fleetbed measured.
+# The provider's own record adds these to the trip's figures.
 _FROM_AGENCY = (
     "data_provider_id",
     "journey_id",
