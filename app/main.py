@@ -33,6 +33,7 @@ from app.routers import (
     mds_metrics,
     mds_provider,
     policies,
+    trips,
     v1_live,
     zones,
 )
@@ -45,6 +46,7 @@ from fleet.ingest.rules import ZoneRules
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
 from fleet.maintenance import PartitionPolicy, Upkeep
+from fleet.trips.late_telemetry import LateTelemetry
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
 from geofencing.violations import AlertLimits
@@ -144,13 +146,19 @@ def create_app(settings: Settings) -> FastAPI:
         rules = ZoneRules(registry, hot, limits)
         app.state.live = live
         app.state.zones = registry
+        share = settings.trips.discrepancy_share
+        late = LateTelemetry(
+            lateness=timedelta(seconds=settings.provider.hour_lateness_s),
+            share=share,
+            count_failure=ingest_metrics.count_remeasure_failure,
+        )
         app.state.telemetry_ingest = TelemetryIngest(
-            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels
+            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late
         )
         app.state.event_ingest = EventIngest(
-            directory, live, rules, ingest_metrics.count_event_sentinels
+            directory, live, rules, ingest_metrics.count_event_sentinels, share
         )
-        app.state.trip_ingest = TripIngest(directory)
+        app.state.trip_ingest = TripIngest(directory, rules, share)
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
         _start_background(supervisor, settings, resources, live, registry)
@@ -172,7 +180,7 @@ def create_app(settings: Settings) -> FastAPI:
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports):
+    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(AllowedMethods, routes=app.routes)

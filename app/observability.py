@@ -56,6 +56,16 @@ class IngestMetrics:
             registry=registry,
         )
 
+        self.remeasure_failures = Counter(
+            "fleetbed_trip_remeasure_failures",
+            "Telemetry batches stored and acknowledged whose trips could not be re-measured.",
+            registry=registry,
+        )
+
+    def count_remeasure_failure(self) -> None:
+        """One batch whose re-measure failed."""
+        self.remeasure_failures.inc()
+
     def count_sentinels(self, counts: Mapping[str, int]) -> None:
         """Add one telemetry batch's counts per field."""
         for field, count in counts.items():

@@ -129,6 +129,13 @@ class TripSettings(BaseModel):
     abandon_after_s: float = Field(
         default=6 * 3600, gt=0, description="An open trip with no end after this is abandoned."
     )
+    discrepancy_share: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="A trip whose operator-reported and measured duration or distance "
+        "differ by more than this share of the larger is flagged.",
+    )
 
 
 class ProviderApiSettings(BaseModel):

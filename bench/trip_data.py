@@ -38,8 +38,8 @@ FROM (
 # one is. Straight-line metres per degree at 56.05 N: 111,320 north, 111,320 * cos(56.05°) east.
 _TRIPS = """
 INSERT INTO trips (trip_id, provider_id, device_id, status, start_at, start_lat, start_lng,
-                   end_at, end_lat, end_lng, duration_s, distance_m, route_points, has_gaps,
-                   parking_category)
+                   end_at, end_lat, end_lng, duration_s, distance_m, measured_route_points,
+                   measured_has_gaps, parking_category)
 SELECT gen_random_uuid(), ($1::uuid[])[1 + m.v % cardinality($1::uuid[])],
        md5('fleetbed-bench-vehicle-' || m.v)::uuid, 'closed',
        m.end_at - make_interval(secs => m.duration_s), m.start_lat, m.start_lng,

@@ -228,7 +228,7 @@ async def test_unregistered_devices_and_repeated_trip_ids(
     assert await count(session, gateway) == 0
 
 
-async def test_a_trip_known_from_events_keeps_its_measurements(
+async def test_a_trip_known_from_events_keeps_its_measurement_beside_the_claim(
     client: AsyncClient, tenant: TenantFactory, session: AsyncSession
 ) -> None:
     gateway = await tenant()
@@ -266,5 +266,8 @@ async def test_a_trip_known_from_events_keeps_its_measurements(
     assert (await client.post(TRIPS, headers=gateway.headers, json=[record])).status_code == 201
     row = await trip_row(session, trip_id)
     await session.refresh(row)
-    assert row.distance_m == 0  # measured from (here: absent) telemetry, not the claim
+    # The city is given the operator's claim; fleetbed's measurement (no telemetry, no
+    # located ends: nothing) stays beside it, and the gap between them is flagged.
+    assert (row.distance_m, row.measured_distance_m, row.operator_distance_m) == (99_999, 0, 99_999)
+    assert row.discrepancies == ["distance"]
     assert row.details["agency"]["distance"] == 99_999

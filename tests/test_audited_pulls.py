@@ -26,7 +26,12 @@ from tests.test_tenant_matrix import documented_routes
 
 HOUR_MS = 3_600_000
 # Routes whose reads the audit log must record: everything the city pulls as data.
-AUDITED_PREFIXES = ("GET /mds/provider/", "POST /mds/metrics", "GET /v1/exports/")
+AUDITED_PREFIXES = (
+    "GET /mds/provider/",
+    "POST /mds/metrics",
+    "GET /v1/exports/",
+    "GET /v1/trips",
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Seeded:
 
     provider_id: str
     device_id: str
+    trip_id: str
     hour: str
     last_month: str
     current_month: str
@@ -191,6 +197,33 @@ def _export(dataset: str) -> Callable[[Seeded], Pull]:
     return pull
 
 
+def _trips(s: Seeded) -> Pull:
+    return Pull(
+        "/v1/trips",
+        "v1.trips",
+        {"provider_id": s.provider_id},
+        _listed("trips"),
+        params={"provider_id": s.provider_id},
+        refused=(
+            Refusal(
+                422, {"ended_from": "2026-11-02T00:00:00Z", "ended_to": "2026-11-01T00:00:00Z"}
+            ),
+            Refusal(422, {"after": str(uuid.uuid4())}),
+            Refusal(422, {"ended_from": "yesterday"}),
+        ),
+    )
+
+
+def _trip(s: Seeded) -> Pull:
+    return Pull(
+        f"/v1/trips/{s.trip_id}",
+        "v1.trip",
+        {"trip_id": s.trip_id},
+        lambda response: 1 if response.json()["trip_id"] == s.trip_id else 0,
+        refused=(Refusal(404, path=f"/v1/trips/{uuid.uuid4()}"),),
+    )
+
+
 AUDITED: dict[str, Callable[[Seeded], Pull]] = {
     "GET /mds/provider/trips": _hourly("/mds/provider/trips", "trips", "end_time"),
     "GET /mds/provider/events/historical": _hourly(
@@ -217,6 +250,8 @@ AUDITED: dict[str, Callable[[Seeded], Pull]] = {
     "GET /v1/exports/trips": _export("trips"),
     "GET /v1/exports/events": _export("events"),
     "GET /v1/exports/vehicle-status": _export("vehicle-status"),
+    "GET /v1/trips": _trips,
+    "GET /v1/trips/{trip_id}": _trip,
 }
 
 # Every other route, and why it leaves no entry.
@@ -295,6 +330,7 @@ async def seed(client: AsyncClient, tenant: TenantFactory) -> Seeded:
     return Seeded(
         provider_id=str(gateway.provider_id),
         device_id=device,
+        trip_id=ended["trip_id"],
         hour=_hour_of(past),
         last_month=(this_month - timedelta(days=1)).strftime("%Y-%m"),
         current_month=this_month.strftime("%Y-%m"),
@@ -328,7 +364,8 @@ async def test_every_auditor_read_leaves_one_entry_with_who_what_and_rows(
     assert not found, "\n".join(found)
     # The seeded records were read, so the rows counted are not all zero by chance.
     read = {e.action: e.rows for e in await entries(session, auditor)}
-    assert all(read[a] > 0 for a in ("mds_provider.trips", "exports.trips", "exports.events"))
+    read_actions = ("mds_provider.trips", "exports.trips", "exports.events", "v1.trips")
+    assert all(read[a] > 0 for a in read_actions)
 
 
 async def test_a_refused_read_leaves_no_entry(

@@ -79,6 +79,9 @@ CASES: list[tuple[str, Mode, dict[str, Any], tuple[str, ...], Any]] = [
     ("vehicles", M, {"firmware": "4.2.1"}, ("firmware",), "4.2.1"),
     ("trips", M, {"duration": 600.0}, ("duration",), 600),
     ("trips", M, {"distance": 1400.0}, ("distance",), 1400),
+    # integer-positive has no maximum; the columns hold 64 bits.
+    ("trips", M, {"duration": 2**40}, ("duration",), 2**40),
+    ("trips", M, {"distance": 2**40}, ("distance",), 2**40),
     ("trips", M, {"standard_cost": None}, ("standard_cost",), None),
     ("trips", M, {"actual_cost": 520.0}, ("actual_cost",), 520),
     ("trips", M, {"currency": None}, ("currency",), None),

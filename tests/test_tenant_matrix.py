@@ -29,7 +29,7 @@ INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
 HOUR_MS = 3_600_000
 # Path parameters that name one of A's objects: B must get 403 or 404.
-OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id")
+OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id", "trip_id")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Owned:
     provider_id: str
     device_id: str
     zone_id: str
+    # A closed trip of A's.
+    trip_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -157,6 +159,13 @@ MATRIX: dict[str, Calls] = {
         Call({"device_id": a.device_id}),
     ],
     "POST /v1/policies": lambda a, b: [Call(json=policy(a.city_zone_id), denied=True)],
+    "GET /v1/trips": lambda a, b: [
+        Call(),
+        Call({"provider_id": a.provider_id}),
+        Call({"device_id": a.device_id}),
+        Call({"after": a.trip_id}),
+    ],
+    "GET /v1/trips/{trip_id}": _none,
     "GET /v1/compliance": lambda a, b: [
         Call({"policy_id": a.policy_id}),
         Call({"policy_id": a.policy_id, "provider_id": a.provider_id}),
@@ -220,6 +229,7 @@ def path_of(route: str, a: Owned) -> str:
     values = {
         "device_id": a.device_id,
         "zone_id": a.zone_id,
+        "trip_id": a.trip_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -299,6 +309,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         provider_id=str(gateway.provider_id),
         device_id=device,
         zone_id=own_zone["zone_id"],
+        trip_id=trips[0]["trip_id"],
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],

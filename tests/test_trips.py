@@ -85,7 +85,7 @@ async def test_a_trip_is_measured_along_its_telemetry(
     assert row.distance_m == round(length)
     assert row.provider_id == gateway.provider_id
     assert row.parking_category == "other_valid"
-    assert not row.has_gaps
+    assert not row.measured_has_gaps
 
 
 async def test_an_end_before_its_start_closes_when_the_start_arrives(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from app.core.bounded import INT32_MAX, INT64_MAX, NO_NUL, JsonInt
+from app.core.bounded import INT64_MAX, NO_NUL, JsonInt
 from app.core.bounded import TimestampMs as TimestampMs
 from app.core.errors import BulkFailure
 from app.core.mds import UUID_PATTERN
@@ -38,8 +38,6 @@ MdsUrl = Annotated[StrictStr, Field(max_length=4000, pattern=NO_NUL)]
 MdsName = Annotated[StrictStr, Field(max_length=64, pattern=NO_NUL)]
 # MDS's `integer-positive`: no maximum in the schema, so the 64 bits every column holds.
 PositiveInt = Annotated[StrictInt, Field(ge=0, le=INT64_MAX), JsonInt]
-# An `integer-positive` stored in a 32-bit column (trip duration and distance).
-PositiveInt32 = Annotated[StrictInt, Field(ge=0, le=INT32_MAX), JsonInt]
 # MDS's `currency-cost`: minor units, never negative, or null.
 Cost = Annotated[StrictInt, Field(ge=0, le=INT64_MAX), JsonInt] | None
 Percent = Annotated[StrictInt, Field(ge=0, le=100), JsonInt]

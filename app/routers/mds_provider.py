@@ -49,7 +49,8 @@ async def trips(
     end_time: Annotated[QueryText | None, Query(description="YYYY-MM-DDTHH, UTC")] = None,
     provider_id: ProviderFilter = None,
 ) -> Response:
-    """Closed trips: fleetbed's measurements with the provider's extras."""
+    """Closed trips: the operator's figures where given, else fleetbed's; fleetbed's own
+    measurement and any discrepancy in the `fleetbed` extension."""
     return await _hourly(reads, TRIPS, end_time, provider_id)
 
 

@@ -3,7 +3,6 @@
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
@@ -103,6 +102,8 @@ class EventIngest:
     rules: ZoneRules
     # Told how many stored events carried meaningless GPS values (for /metrics).
     count_sentinels: Callable[[Mapping[str, int]], None]
+    # How far the operator's and fleetbed's trip figures may differ unflagged.
+    discrepancy_share: float
 
     async def ingest(
         self,
@@ -154,12 +155,13 @@ class EventIngest:
             alerts = await self.rules.on_trip_ends(
                 session, provider_id=provider_id, events=fresh, infos=infos
             )
-
-            def parking(lat: float, lng: float, when: datetime, device_id: str) -> str:
-                vtype = infos[device_id].vehicle_type
-                return self.rules.parking(lat, lng, when, vtype, provider_id).category
-
-            await apply_trip_events(session, provider_id=provider_id, events=fresh, parking=parking)
+            await apply_trip_events(
+                session,
+                provider_id=provider_id,
+                events=fresh,
+                parking=self.rules.parking_check(provider_id, infos),
+                share=self.discrepancy_share,
+            )
         self.count_sentinels(sentinel_counts(e["location"] for e in fresh if "location" in e))
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))

@@ -15,6 +15,7 @@ from app.core.mstime import from_ms
 from fleet.alerts.models import AlertRecord
 from fleet.alerts.store import store_alerts, stream_entry
 from fleet.events.schema import Event
+from fleet.trips.measure import ParkingCheck
 from fleet.vehicles.directory import DeviceInfo
 from geofencing.registry import Snapshot, ZoneRegistry
 from geofencing.rules import ParkingMode, ZoneKind
@@ -164,6 +165,15 @@ class ZoneRules:
             and self.registry.applies(z, when, vtype, provider)
             for z in zones
         )
+
+    def parking_check(self, provider_id: uuid.UUID, infos: dict[str, DeviceInfo]) -> ParkingCheck:
+        """The parking category of trips of `provider_id`'s devices ending somewhere."""
+
+        def category(lat: float, lng: float, when: datetime, device_id: str) -> str:
+            vehicle_type = infos[device_id].vehicle_type
+            return self.parking(lat, lng, when, vehicle_type, provider_id).category
+
+        return category
 
     def parking(
         self, lat: float, lng: float, when: datetime, vehicle_type: str, provider_id: uuid.UUID

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
+from fleet.trips.late_telemetry import LateTelemetry, times_by_device
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.history import HistoryWriter
 from telemetry.hotstate.store import PositionUpdate
@@ -47,6 +48,7 @@ class TelemetryIngest:
     rules: ZoneRules
     # Told how many stored points carried meaningless GPS values (for /metrics).
     count_sentinels: Callable[[Mapping[str, int]], None]
+    late: LateTelemetry
 
     async def ingest(
         self,
@@ -55,7 +57,8 @@ class TelemetryIngest:
         provider_id: uuid.UUID,
         batch: PostedBatch,
     ) -> int:
-        """Validate, store in one transaction, then update the live state."""
+        """Validate, store in one transaction, then update the live state and re-measure
+        the closed trips the new points fall in (in a transaction of its own)."""
         points = parse_or_reject(batch, telemetry_schema(str(provider_id)))
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
@@ -72,4 +75,9 @@ class TelemetryIngest:
         self.count_sentinels(sentinel_counts(p["location"] for p in fresh))
         await self.live.positions(provider_id, latest_positions(fresh, infos))
         await self.rules.publish(provider_id, outcome)
+        await self.late.remeasure(
+            sessionmaker,
+            provider_id=provider_id,
+            points=times_by_device((p["device_id"], p["timestamp"]) for p in fresh),
+        )
         return len(points)

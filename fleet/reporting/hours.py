@@ -52,6 +52,11 @@ def period_state(end: datetime, now: datetime, lateness: timedelta) -> HourState
     return HourState.CLOSED
 
 
+def hour_containing(when: datetime) -> datetime:
+    """The start of the UTC hour `when` lies in (the hour Provider serves it under)."""
+    return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def hour_state(start: datetime, now: datetime, lateness: timedelta) -> HourState:
     """The state of the hour starting at `start`."""
     return period_state(start + HOUR, now, lateness)

@@ -132,8 +132,8 @@ def _trips_sql(query: MetricsQuery, side: str) -> str:
 SELECT width_bucket(t.{side}_at, CAST(:bounds AS timestamptz[])) - 1 AS slot,
     t.provider_id, v.vehicle_type, {lat} AS lat, {lng} AS lng, {geography} AS geography_id,
     count(*) AS trips,
-    coalesce(sum(t.duration_s), 0) AS duration_s, count(t.duration_s) AS durations,
-    coalesce(sum(t.distance_m), 0) AS distance_m, count(t.distance_m) AS distances
+    coalesce(sum(t.duration_s)::float8, 0) AS duration_s, count(t.duration_s) AS durations,
+    coalesce(sum(t.distance_m)::float8, 0) AS distance_m, count(t.distance_m) AS distances
 FROM trips t JOIN vehicles v ON v.provider_id = t.provider_id AND v.device_id = t.device_id
 {join}
 WHERE {reported("t")}

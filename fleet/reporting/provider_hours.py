@@ -13,7 +13,7 @@ from fleet.reporting.hours import HOUR
 from fleet.trips.models import Trip, reported
 from telemetry.records import telemetry_record
 
-# The provider's own record may add these to what fleetbed measured.
+# The provider's own record adds these to the trip's figures.
 _FROM_AGENCY = (
     "data_provider_id",
     "journey_id",
@@ -30,8 +30,40 @@ _FROM_AGENCY = (
 )
 
 
+def _measured(trip: Trip) -> dict[str, Any]:
+    return {
+        "duration": trip.measured_duration_s,
+        "distance": trip.measured_distance_m,
+        "parking_category": trip.measured_parking_category,
+        "route_points": trip.measured_route_points,
+        "has_gaps": trip.measured_has_gaps,
+    }
+
+
+def _late(trip: Trip) -> dict[str, Any] | None:
+    if trip.late_measured_at is None:
+        return None
+    return {
+        "distance": trip.late_distance_m,
+        "route_points": trip.late_route_points,
+        "has_gaps": trip.late_has_gaps,
+        "measured_at": to_ms(trip.late_measured_at),
+    }
+
+
+def fleetbed_figures(trip: Trip) -> dict[str, Any]:
+    """Fleetbed's own measurement of a trip beside the figures the city is given."""
+    return {
+        "measured": _measured(trip),
+        "late_measurement": _late(trip),
+        "discrepancies": list(trip.discrepancies),
+        "flagged": bool(trip.discrepancies),
+    }
+
+
 def mds_trip(trip: Trip) -> dict[str, Any]:
-    """A closed trip as an MDS Trip: fleetbed's measurements, the provider's extras."""
+    """A closed trip as an MDS Trip: the operator's figures where given, else fleetbed's;
+    the provider's extras; fleetbed's measurement in the `fleetbed` extension."""
     assert trip.start_at is not None
     assert trip.end_at is not None
     record: dict[str, Any] = {
@@ -49,6 +81,7 @@ def mds_trip(trip: Trip) -> dict[str, Any]:
         record["parking_category"] = trip.parking_category
     agency = trip.details.get("agency") or {}
     record.update({k: agency[k] for k in _FROM_AGENCY if k in agency})
+    record["fleetbed"] = fleetbed_figures(trip)
     return record
 
 

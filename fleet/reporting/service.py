@@ -35,6 +35,8 @@ from fleet.reporting.metrics_catalog import QueryBody, parse_query, visible
 from fleet.reporting.metrics_queries import MetricsTable, compute_metrics
 from fleet.reporting.monthly_report import ReportRow
 from fleet.reporting.provider_hours import events_in, telemetry_in, trips_ended_in
+from fleet.trips.models import Trip
+from fleet.trips.reads import TripFilter, TripPage, get_trip, list_trips
 
 Fetch = Callable[..., Awaitable[list[dict[str, Any]]]]
 Clock = Callable[[], datetime]
@@ -119,6 +121,13 @@ class ExportRead:
 
     request: ExportRequest
     body: AsyncGenerator[bytes, None]
+
+
+def _query_text(value: object) -> str:
+    """A query value as the caller would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _params(**values: object) -> dict[str, str | None]:
@@ -265,6 +274,45 @@ class AuditorReads:
         params = _params(device_id=device_id)
         await self._audit("mds_provider.vehicles_status", params, len(found))
         return FeedRead(found, now)
+
+    async def trips(
+        self,
+        provider_id: uuid.UUID | None,
+        *,
+        device_id: uuid.UUID | None,
+        flagged: bool | None,
+        ended_from: datetime | None,
+        ended_to: datetime | None,
+        limit: int,
+        after: uuid.UUID | None,
+    ) -> TripPage:
+        """Closed trips with both sets of figures, by end time; InvalidInput for a
+        reversed window or a cursor the reader cannot see."""
+        where = TripFilter(
+            provider_ids=self._reader.sees(provider_id),
+            device_id=device_id,
+            flagged=flagged,
+            ended_from=ended_from,
+            ended_to=ended_to,
+        )
+        found = await list_trips(self._session, where=where, limit=limit, after=after)
+        asked = {
+            "flagged": flagged,
+            "device_id": device_id,
+            "provider_id": provider_id,
+            "ended_from": ended_from,
+            "ended_to": ended_to,
+            "after": after,
+        }
+        params = {name: _query_text(value) for name, value in asked.items() if value is not None}
+        await self._audit("v1.trips", params, len(found.trips))
+        return found
+
+    async def trip(self, trip_id: uuid.UUID) -> Trip:
+        """One trip the reader may see; NotFound alike for unknown and others' trips."""
+        found = await get_trip(self._session, provider_ids=self._reader.sees(None), trip_id=trip_id)
+        await self._audit("v1.trip", {"trip_id": str(trip_id)}, 1)
+        return found
 
     async def monthly_report(self, filename: str, provider_id: uuid.UUID | None) -> list[ReportRow]:
         """The rows of `YYYY-MM.csv`: InvalidInput for another name, NotFound until the

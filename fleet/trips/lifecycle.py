@@ -8,7 +8,7 @@ its last end inside.
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,11 +16,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.mstime import from_ms, sql_ms, to_ms
+from app.core.mstime import from_ms
 from fleet.events.schema import Event
+from fleet.trips.measure import ParkingCheck, measure_trip, refresh_figures
 from fleet.trips.models import Trip
-from fleet.trips.route import Fix, RouteLimits, measure_route
-from telemetry.quality import known
+from fleet.trips.route import RouteLimits
 
 ENTERS = "trip_enter_jurisdiction"
 LEAVES = "trip_leave_jurisdiction"
@@ -35,20 +35,6 @@ CANCELS = frozenset(
         "provider_cancellation",
         "driver_cancellation",
     }
-)
-
-# (lat, lng, when, device_id) -> MDS parking_category of a trip ending there.
-ParkingCheck = Callable[[float, float, datetime, str], str]
-
-_ROUTE = text(
-    f"""
-    SELECT {sql_ms("recorded_at")} AS ts_ms,
-           lat, lng, horizontal_accuracy
-    FROM telemetry
-    WHERE provider_id = :provider_id AND device_id = :device_id
-      AND recorded_at BETWEEN :start AND :end
-    ORDER BY recorded_at
-    """  # noqa: S608 (constants only)
 )
 
 
@@ -102,50 +88,18 @@ async def _record(
     )
 
 
-async def _measure(
-    session: AsyncSession, *, trip: Trip, parking: ParkingCheck, limits: RouteLimits
-) -> None:
-    assert trip.start_at is not None
-    assert trip.end_at is not None
-    rows = await session.execute(
-        _ROUTE,
-        {
-            "provider_id": trip.provider_id,
-            "device_id": trip.device_id,
-            "start": trip.start_at,
-            "end": trip.end_at,
-        },
-    )
-    fixes = [Fix(r.ts_ms, r.lat, r.lng, known(r.horizontal_accuracy)) for r in rows]
-    ends = [
-        Fix(to_ms(t), lat, lng)
-        for t, lat, lng in (
-            (trip.start_at, trip.start_lat, trip.start_lng),
-            (trip.end_at, trip.end_lat, trip.end_lng),
-        )
-        if lat is not None and lng is not None
-    ]
-    route = measure_route(fixes + ends, limits)
-    trip.distance_m = round(route.distance_m)
-    trip.route_points = len(route.points)
-    trip.has_gaps = route.has_gaps
-    trip.duration_s = max(0, round((trip.end_at - trip.start_at).total_seconds()))
-    if trip.end_lat is not None and trip.end_lng is not None:
-        trip.parking_category = parking(
-            trip.end_lat, trip.end_lng, trip.end_at, str(trip.device_id)
-        )
-    trip.status = "closed"
-
-
 async def apply_trip_events(
     session: AsyncSession,
     *,
     provider_id: uuid.UUID,
     events: Sequence[Event],
     parking: ParkingCheck,
+    share: float,
     limits: RouteLimits = RouteLimits(),
 ) -> list[uuid.UUID]:
-    """Open and close the trips the events name; returns the trips closed now."""
+    """Open and close the trips the events name; returns the trips closed now.
+
+    `share` is how far the operator's and fleetbed's figures may differ unflagged."""
     touched: set[uuid.UUID] = set()
     for event in sorted(events, key=lambda e: e["timestamp"]):
         if not set(event["event_types"]) & (STARTS | ENDS | CANCELS):
@@ -171,7 +125,11 @@ async def apply_trip_events(
         .all()
     )
     for trip in due:
-        await _measure(session, trip=trip, parking=parking, limits=limits)
+        await measure_trip(
+            session, trip=trip, parking=parking, limits=limits, telemetry_required=False
+        )
+        refresh_figures(trip, share=share)
+        trip.status = "closed"
     await session.flush()
     return [t.trip_id for t in due]
 

@@ -16,7 +16,7 @@ from app.core.mds_types import (
     MdsName,
     MdsUrl,
     MdsUuid,
-    PositiveInt32,
+    PositiveInt,
     TimestampMs,
     field_names,
     unique_items,
@@ -45,9 +45,8 @@ class Trip(TypedDict):
     end_time: TimestampMs
     start_location: Gps
     end_location: Gps
-    # 32-bit columns for now, though MDS sets no maximum.
-    duration: PositiveInt32
-    distance: PositiveInt32
+    duration: PositiveInt
+    distance: PositiveInt
     publication_time: NotRequired[TimestampMs]
     accessibility_attributes: NotRequired[Annotated[list[StrictStr] | dict[str, Any], SafeJson]]
     parking_verification_url: NotRequired[MdsUrl | None]

@@ -27,7 +27,7 @@ from app.core.bounded import (
 )
 from app.core.errors import InvalidInput
 from app.core.mds_batch import BatchLimits, parse_batch, unknown_field_problems
-from app.core.mds_types import MdsString, PositiveInt, PositiveInt32, unknown_fields
+from app.core.mds_types import MdsString, PositiveInt, unknown_fields
 from fleet.exports.request import parse_time as export_time
 from fleet.reporting.hours import parse_hour
 from fleet.reporting.metrics_catalog import parse_time as metrics_time
@@ -100,7 +100,6 @@ def test_within_bounds_is_inclusive_at_both_ends() -> None:
         (HorizonMs, [EARLIEST_MS], [EARLIEST_MS - 1, LATEST_MS, 10**20]),
         (Int64, [-(2**63), 2**63 - 1], [2**63, -(2**63) - 1]),
         (PositiveInt, [0, 2**63 - 1], [-1, 2**63, 10**30]),
-        (PositiveInt32, [0, 2**31 - 1], [-1, 2**31, 10**20]),
     ],
 )
 def test_integers_are_bounded(adapter: Any, good: list[int], bad: list[int]) -> None:
@@ -204,7 +203,7 @@ def test_a_batch_refused_whole_but_not_item_by_item_still_names_its_fault() -> N
     assert failure.error_details == ["accessibility_attributes"]
 
 
-@pytest.mark.parametrize("adapter", [TimestampMs, PositiveInt, PositiveInt32])
+@pytest.mark.parametrize("adapter", [TimestampMs, PositiveInt])
 def test_an_integral_float_is_taken_as_the_integer(adapter: Any) -> None:
     validator: TypeAdapter[int] = TypeAdapter(adapter)
     taken = validator.validate_json("1600000000000.0" if adapter is TimestampMs else "80.0")

@@ -1,6 +1,6 @@
 """Telemetry as given: fields MDS leaves open are kept, satellites hold 64 bits.
 
-Revision ID: 20261203_0011
+Revision ID: 20261203_0010
 Revises: 20261202_0009
 Create Date: 2026-12-03
 """
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = "20261203_0011"
+revision: str = "20261203_0010"
 down_revision: str | None = "20261202_0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,0 +1,196 @@
+"""Telemetry that arrives after its trip closed re-measures the trip until its end hour
+is served as settled; afterwards the city's figure stays and the late one sits beside it."""
+
+import itertools
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from app.core.auth import Role
+from fleet.live.geo import haversine_m
+from fleet.trips.late_telemetry import LateTelemetry
+from fleet.trips.models import Trip
+from tests.conftest import Tenant, TenantFactory
+from tests.payloads import event, now_ms, point, register
+from tests.test_trips import post, trip_row
+
+CORNER = (56.0465, 12.6945)
+STEP = 0.0004  # degrees of latitude, about 44 m
+EAST_STEP = STEP / math.cos(math.radians(CORNER[0]))  # about 44 m of longitude here
+LEG = 12  # fixes north, then as many east: about 1,070 m; the cut corner about 750 m
+
+
+def corner_ride(gateway: Tenant, device: str, trip: str, t: int) -> dict[str, Any]:
+    """A ride north, then east, one fix every 10 s: its events, its points, its length."""
+    path = [(CORNER[0] + STEP * i, CORNER[1]) for i in range(LEG + 1)]
+    path += [(path[-1][0], CORNER[1] + EAST_STEP * i) for i in range(1, LEG + 1)]
+    points = [
+        point(
+            gateway,
+            device,
+            timestamp=t + 10_000 * i,
+            trip_ids=[trip],
+            location={"lat": lat, "lng": lng, "horizontal_accuracy": 5.0},
+        )
+        for i, (lat, lng) in enumerate(path)
+    ]
+
+    def at(i: int, state: str, kind: str) -> dict[str, Any]:
+        lat, lng = path[i]
+        return event(
+            gateway,
+            device,
+            timestamp=t + 10_000 * i,
+            vehicle_state=state,
+            event_types=[kind],
+            trip_ids=[trip],
+            location={"lat": lat, "lng": lng},
+        )
+
+    return {
+        "events": [at(0, "on_trip", "trip_start"), at(len(path) - 1, "available", "trip_end")],
+        "points": points,
+        # The gateway's late batch: the fixes around the corner.
+        "early": points[:3] + points[-3:],
+        "late": points[3:-3],
+        "length": sum(haversine_m(*a, *b) for a, b in itertools.pairwise(path)),
+    }
+
+
+async def fresh(session: AsyncSession, trip: str) -> Trip:
+    row = await trip_row(session, trip)
+    await session.refresh(row)
+    return row
+
+
+def hour_ago(hours: int) -> int:
+    """A time `hours` whole hours before this hour began, in ms (its hour settled long ago)."""
+    start = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+    return int((start - timedelta(hours=hours)).timestamp() * 1000)
+
+
+async def test_telemetry_before_the_end_measures_the_whole_route(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    ride = corner_ride(gateway, device, trip, now_ms() - 400_000)
+    await post(client, gateway, "telemetry", ride["points"])
+    await post(client, gateway, "events", ride["events"])
+    row = await fresh(session, trip)
+    assert row.distance_m == row.measured_distance_m == round(ride["length"])
+    assert row.late_measured_at is None
+
+
+async def test_a_late_batch_re_measures_a_closed_trip(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    ride = corner_ride(gateway, device, trip, now_ms() - 400_000)
+    await post(client, gateway, "telemetry", ride["early"])
+    await post(client, gateway, "events", ride["events"])
+    closed = await fresh(session, trip)
+    cut, cut_points = closed.distance_m, closed.measured_route_points
+    assert cut is not None
+    assert cut < 0.8 * ride["length"]
+    await post(client, gateway, "telemetry", ride["late"])
+    row = await fresh(session, trip)
+    assert row.distance_m == row.measured_distance_m == round(ride["length"])
+    assert cut_points is not None
+    assert row.measured_route_points == cut_points + len(ride["late"])
+    assert row.late_measured_at is None
+    assert row.discrepancies == []
+
+
+async def test_a_late_batch_arriving_twice_changes_nothing_more(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    ride = corner_ride(gateway, device, trip, now_ms() - 400_000)
+    await post(client, gateway, "events", ride["events"])
+    await post(client, gateway, "telemetry", ride["points"])
+    first = await fresh(session, trip)
+    before = (first.distance_m, first.measured_route_points, first.measured_has_gaps)
+    await post(client, gateway, "telemetry", ride["points"])
+    again = await fresh(session, trip)
+    assert (again.distance_m, again.measured_route_points, again.measured_has_gaps) == before
+    assert again.distance_m == round(ride["length"])
+
+
+async def test_a_batch_after_the_hour_settled_is_recorded_beside_the_city_figure(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway = await tenant()
+    auditor = await tenant(Role.CITY_AUDITOR)
+    [device] = await register(client, gateway)
+    trip = str(uuid.uuid4())
+    start = hour_ago(3)
+    ride = corner_ride(gateway, device, trip, start)
+    await post(client, gateway, "telemetry", ride["early"])
+    await post(client, gateway, "events", ride["events"])
+    closed = await fresh(session, trip)
+    given, given_points = closed.distance_m, closed.measured_route_points
+    assert given is not None
+    assert given < 0.8 * ride["length"]
+    assert given_points is not None
+    await post(client, gateway, "telemetry", ride["late"])
+    row = await fresh(session, trip)
+    assert (row.distance_m, row.measured_distance_m) == (given, given)
+    assert row.late_distance_m == round(ride["length"])
+    assert row.late_route_points == given_points + len(ride["late"])
+    assert row.measured_route_points == given_points
+    assert row.late_measured_at is not None
+    recorded = row.late_measured_at
+
+    hour = datetime.fromtimestamp(start / 1000, UTC).strftime("%Y-%m-%dT%H")
+    response = await client.get(
+        "/mds/provider/trips", headers=auditor.headers, params={"end_time": hour}
+    )
+    assert response.status_code == 200, response.text
+    [served] = [t for t in response.json()["trips"] if t["trip_id"] == trip]
+    assert served["distance"] == given
+    assert served["fleetbed"]["measured"]["distance"] == given
+    assert served["fleetbed"]["late_measurement"]["distance"] == round(ride["length"])
+
+    await post(client, gateway, "telemetry", ride["late"])  # the same batch once more
+    assert (await fresh(session, trip)).late_measured_at == recorded
+
+
+async def test_another_providers_telemetry_does_not_touch_the_trip(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway, other = await tenant(), await tenant()
+    [device] = await register(client, gateway)
+    await register(client, other, device_id=device)  # the same id in another fleet
+    trip = str(uuid.uuid4())
+    ride = corner_ride(gateway, device, trip, now_ms() - 400_000)
+    await post(client, gateway, "telemetry", ride["early"])
+    await post(client, gateway, "events", ride["events"])
+    cut = (await fresh(session, trip)).distance_m
+    theirs = [{**p, "provider_id": str(other.provider_id)} for p in ride["late"]]
+    await post(client, other, "telemetry", theirs)
+    assert (await fresh(session, trip)).distance_m == cut
+
+
+async def test_a_failed_re_measure_is_counted_and_does_not_raise() -> None:
+    failures: list[int] = []
+    engine = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    late = LateTelemetry(
+        lateness=timedelta(minutes=15), share=0.25, count_failure=lambda: failures.append(1)
+    )
+    try:
+        done = await late.remeasure(
+            async_sessionmaker(engine), provider_id=uuid.uuid4(), points={uuid.uuid4(): [now_ms()]}
+        )
+    finally:
+        await engine.dispose()
+    assert (done, failures) == (0, [1])
