@@ -20,10 +20,10 @@ from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from demo.city import GEODATA
+from demo.summary import NO_EVENT, example_requests
+from demo.summary_queries import fleet_summary
 from fleet.alerts.models import AlertRecord
-from fleet.demo.city import GEODATA
-from fleet.demo.summary import NO_EVENT, example_requests
-from fleet.demo.summary_queries import fleet_summary
 from tests.config import TEST_REDIS_URL
 from tests.conftest import TenantFactory
 from tests.mds_schemas import PROJECT_ROOT

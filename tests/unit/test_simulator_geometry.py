@@ -5,9 +5,9 @@ import random
 import pytest
 from shapely.geometry import LineString, Point
 
-from fleet.demo import city
-from fleet.simulator import paths
-from fleet.simulator.citymap import (
+from demo import city
+from demo.simulator import paths
+from demo.simulator.citymap import (
     AREA_MARGIN_M,
     NO_RIDE_MARGIN_M,
     CityMap,
@@ -15,7 +15,7 @@ from fleet.simulator.citymap import (
     distance,
     point_in,
 )
-from fleet.simulator.motion import CAREFUL, KPH, RECKLESS, Motion, heading, jitter
+from demo.simulator.motion import CAREFUL, KPH, RECKLESS, Motion, heading, jitter
 
 # A service area shaped like Helsingborg's coarse outline near the centre: the coast runs
 # close past Oceanhamnen, as in the shared geodata, without depending on that file.

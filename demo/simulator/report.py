@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from fleet.simulator.batches import Endpoint
-from fleet.simulator.misbehaviour import Misbehaviour
+from demo.simulator.batches import Endpoint
+from demo.simulator.misbehaviour import Misbehaviour
 
 # The answers the simulator expects; anything else means the server refused valid data
 # (4xx) or failed (5xx, no answer after retries). `409 already_registered` is expected

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
 from app.core.errors import Conflict, InvalidInput, NotFound
-from fleet.demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
-from fleet.demo.fleet_plan import plan_fleet
-from fleet.demo.keys_file import CityKeys, DemoKeys, OperatorKeys
+from demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
+from demo.fleet_plan import plan_fleet
+from demo.keys_file import CityKeys, DemoKeys, OperatorKeys
 from fleet.reporting.metrics_catalog import DEPLOYED_STATES as METRICS_DEPLOYED_STATES
 from fleet.tenancy.keys import parse_key, secret_matches
 from fleet.tenancy.service import create_key, create_provider, get_provider, load_key

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from fleet.simulator.citymap import XY, CityMap, distance
+from demo.simulator.citymap import XY, CityMap, distance
 
 # Relative demand per local hour (0-23); each profile averages 1 over a day.
 _COMMUTE = (
