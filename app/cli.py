@@ -144,7 +144,7 @@ def _rebuild_hotstate(args: argparse.Namespace, settings: Settings) -> int:
 def _maintain(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from fleet.maintenance import PartitionPolicy, maintain_partitions
+    from telemetry.partitions import PartitionPolicy, maintain_partitions
 
     policy = PartitionPolicy(
         settings.telemetry.partition_days_ahead, settings.telemetry.retention_days

@@ -39,17 +39,18 @@ from app.routers import (
 from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
+from fleet.background_jobs import BackgroundJobs
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
-from fleet.maintenance import PartitionPolicy, Upkeep
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
 from geofencing.violations import AlertLimits
 from telemetry.history import HistoryWriter
 from telemetry.hotstate.store import HotState
+from telemetry.partitions import PartitionPolicy
 
 log = logging.getLogger("fleetbed")
 
@@ -89,20 +90,23 @@ def _start_background(
     registry: ZoneRegistry,
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
-        upkeep = Upkeep(
+        jobs = BackgroundJobs(
             engine=resources.engine,
             sessionmaker=resources.sessionmaker,
             live=live,
-            policy=PartitionPolicy(
+            partitions=PartitionPolicy(
                 settings.telemetry.partition_days_ahead, settings.telemetry.retention_days
             ),
             abandon_after_s=settings.trips.abandon_after_s,
         )
         supervisor.start(
-            "partitions", upkeep.partitions, interval_s=settings.telemetry.maintenance_interval_s
+            "partitions", jobs.keep_partitions, interval_s=settings.telemetry.maintenance_interval_s
         )
         supervisor.start(
-            "hotstate-catchup", upkeep.catch_up, interval_s=settings.hotstate.catchup_interval_s
+            "trip-abandonment", jobs.abandon_trips, interval_s=settings.trips.abandon_interval_s
+        )
+        supervisor.start(
+            "hotstate-catchup", jobs.catch_up, interval_s=settings.hotstate.catchup_interval_s
         )
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)

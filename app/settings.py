@@ -129,6 +129,9 @@ class TripSettings(BaseModel):
     abandon_after_s: float = Field(
         default=6 * 3600, gt=0, description="An open trip with no end after this is abandoned."
     )
+    abandon_interval_s: float = Field(
+        default=3600, gt=0, description="How often open trips are checked for abandonment."
+    )
 
 
 class ProviderApiSettings(BaseModel):

@@ -28,8 +28,8 @@ from app.settings import (
     HotStateSettings,
     Settings,
 )
-from fleet.maintenance import PartitionPolicy, maintain_partitions
 from fleet.tenancy.service import create_key, create_provider
+from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.sql import fetchval
 

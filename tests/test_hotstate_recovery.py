@@ -15,8 +15,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.main import create_app
+from fleet.live.catch_up import catch_up
 from fleet.live.rebuild import rebuild_provider
-from fleet.maintenance import catch_up
 from telemetry.hotstate import keys
 from telemetry.hotstate.store import HotState
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings

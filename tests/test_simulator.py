@@ -23,7 +23,7 @@ from demo.simulator.batches import Endpoint
 from demo.simulator.gateway import Credentials
 from demo.simulator.misbehaviour import Rates
 from demo.simulator.runner import RunOptions, Scenario, Simulation
-from fleet.maintenance import PartitionPolicy, maintain_partitions
+from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.conftest import Tenant, TenantFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
