@@ -149,6 +149,11 @@ class Tenant:
 TenantFactory = Callable[..., Awaitable[Tenant]]
 
 
+def auth(tenant: Tenant) -> dict[str, str]:
+    """Bearer credentials alone, as the /v1 API takes them."""
+    return {"Authorization": f"Bearer {tenant.key}"}
+
+
 @pytest.fixture
 def tenant(session: AsyncSession) -> TenantFactory:
     """Make a provider (unless the role is city-wide) and a key for it."""

@@ -28,7 +28,7 @@ from tests.config import TEST_REDIS_URL
 from tests.conftest import TenantFactory
 from tests.mds_schemas import PROJECT_ROOT
 from tests.processes import FLEETBED, free_port
-from tests.test_exports import add_event, add_trip, add_vehicle
+from tests.rows import add_event, add_trip, add_vehicle
 
 # Generous bounds for a shared 2-core machine; they only keep a hung run from hanging CI.
 START_TIMEOUT_S = 180

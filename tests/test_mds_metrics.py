@@ -20,7 +20,7 @@ from fleet.trips.models import Trip
 from tests.config import MDS_ACCEPT
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.mds_schemas import response_validator
-from tests.test_exports import add_vehicle as add_registered
+from tests.rows import add_vehicle as add_registered
 
 METRICS = "/mds/metrics"
 HOUR = datetime(2025, 3, 10, 10, tzinfo=UTC)

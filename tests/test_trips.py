@@ -6,23 +6,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
 from fleet.live.geo import haversine_m
 from fleet.trips.lifecycle import close_abandoned
-from fleet.trips.models import Trip
-from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, register
-from tests.test_zones_api import CENTRE, auth, disc, zone
+from tests.conftest import Tenant, TenantFactory, auth
+from tests.payloads import event, now_ms, point, post, register
+from tests.rows import trip_row
+from tests.zones import CENTRE, disc, zone
 
 STEP = 0.0004  # degrees of latitude between fixes, about 44 m
-
-
-async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str, Any]]) -> None:
-    response = await client.post(f"/mds/agency/{path}", headers=who.headers, json=items)
-    assert response.status_code == 201, response.text
 
 
 def ride(
@@ -60,10 +54,6 @@ def ride(
     )
     length = sum(haversine_m(*a, *b) for a, b in itertools.pairwise(path))
     return points, [start, end], length
-
-
-async def trip_row(session: AsyncSession, trip: str) -> Trip:
-    return (await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(trip)))).scalar_one()
 
 
 async def test_a_trip_is_measured_along_its_telemetry(
