@@ -58,10 +58,18 @@ DESCRIPTION = """\
 Fleet-management backend for Helsingborg's mobility testbed.
 
 * **MDS Agency 2.0** (`/mds/agency`) for vehicle gateways: vehicles, telemetry, events,
-  vehicle status.
-* **Live fleet** (`/v1`) for operator apps: nearest vehicles, vehicles in a box,
-  one vehicle, supply per H3 cell; zones (`/v1/zones`) and geofence checks.
-* **MDS Geography 2.0** (`/mds/geographies`, public): city-wide zones as geographies.
+  trips, vehicle status; batches are taken whole or not at all.
+* **MDS Provider 2.0** (`/mds/provider`) for city auditors: trips, events, telemetry per
+  UTC hour, recent events, vehicles and their status, monthly reports; every pull audited.
+* **MDS Geography and Policy 2.0** (`/mds/geographies`, `/mds/policies`, public): the
+  city's zones as geographies, its published policies.
+* **MDS Metrics 2.0** (`/mds/metrics`): discovery and queries, audited.
+* **Live fleet** (`/v1`) for operator apps and the city: nearest vehicles, vehicles in a
+  box, one vehicle, supply per H3 cell.
+* **Zones, policies, compliance, alerts** (`/v1/zones`, `/v1/geofence/check`,
+  `/v1/policies`, `/v1/compliance`, `/v1/alerts`).
+* **Exports and audit** (`/v1/exports`, `/v1/audit-log`): trips, events and vehicle status
+  as CSV, GeoJSON or Parquet for auditors; the log of every audited read.
 * **Operations**: `/healthz`, `/readyz`, `/metrics`.
 * **Auth**: `Authorization: Bearer <API key or access token>`; tokens from `/auth/token`.
 """
