@@ -90,3 +90,14 @@ async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str
     """POST `items` to the Agency endpoint `path` as `who`; they must all be taken (201)."""
     response = await client.post(f"/mds/agency/{path}", headers=who.headers, json=items)
     assert response.status_code == 201, response.text
+
+
+def metrics_query(**fields: Any) -> dict[str, Any]:
+    """A valid MDS Metrics query body (trip starts per hour); keyword arguments override."""
+    body: dict[str, Any] = {
+        "measures": ["trips.start_loc.count"],
+        "interval": "PT1H",
+        "start_date": "2025-03-10T10:00",
+    }
+    body.update(fields)
+    return body

@@ -20,6 +20,7 @@ from fleet.trips.models import Trip
 from tests.config import MDS_ACCEPT
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.mds_schemas import response_validator
+from tests.payloads import metrics_query
 from tests.rows import add_vehicle as add_registered
 
 METRICS = "/mds/metrics"
@@ -122,23 +123,13 @@ async def add_trip(
     await session.flush()
 
 
-def query(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "measures": ["trips.start_loc.count"],
-        "interval": "PT1H",
-        "start_date": "2025-03-10T10:00",
-    }
-    body.update(fields)
-    return body
-
-
 def only(who: Tenant) -> list[dict[str, Any]]:
     """A filter on one provider, keeping other tests' data out of city-wide answers."""
     return [{"name": "provider_id", "values": [str(who.provider_id)]}]
 
 
 async def ask(client: AsyncClient, who: Tenant, **fields: Any) -> dict[str, Any]:
-    response = await client.post(METRICS, headers=who.headers, json=query(**fields))
+    response = await client.post(METRICS, headers=who.headers, json=metrics_query(**fields))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == MDS_ACCEPT
     body: dict[str, Any] = response.json()
@@ -223,7 +214,9 @@ async def test_discovery_lists_what_fleetbed_supports(
     refused = await client.get(METRICS, headers=gateway.headers)
     assert refused.status_code == 403
     assert refused.json()["error"] == "forbidden"
-    assert (await client.post(METRICS, headers=gateway.headers, json=query())).status_code == 403
+    assert (
+        await client.post(METRICS, headers=gateway.headers, json=metrics_query())
+    ).status_code == 403
     old = {**auditor.headers, "Accept": "application/vnd.mds+json;version=1.2"}
     assert (await client.get(METRICS, headers=old)).status_code == 406
 
@@ -548,7 +541,7 @@ async def test_bad_requests_are_400_with_an_mds_error(
     client: AsyncClient, tenant: TenantFactory, change: dict[str, Any], field: str
 ) -> None:
     auditor = await tenant(Role.CITY_AUDITOR)
-    response = await client.post(METRICS, headers=auditor.headers, json=query(**change))
+    response = await client.post(METRICS, headers=auditor.headers, json=metrics_query(**change))
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == MDS_ACCEPT
     body = response.json()
@@ -563,7 +556,7 @@ async def test_bad_requests_are_400_with_an_mds_error(
 async def test_too_many_rows_is_400(lenient: AsyncClient, tenant: TenantFactory) -> None:
     auditor = await tenant(Role.CITY_AUDITOR)
     response = await lenient.post(
-        METRICS, headers=auditor.headers, json=query(end_date="2025-03-12T10:00")
+        METRICS, headers=auditor.headers, json=metrics_query(end_date="2025-03-12T10:00")
     )
     assert response.status_code == 400
     assert "more than 30" in response.json()["error_description"]

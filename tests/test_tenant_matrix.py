@@ -19,9 +19,8 @@ from httpx import AsyncClient, Response
 
 from app.core.auth import Role
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, trip, vehicle
+from tests.payloads import event, metrics_query, now_ms, point, trip, vehicle
 from tests.policies import policy
-from tests.test_mds_metrics import query as metrics_query
 from tests.zones import CENTRE, disc, zone
 
 INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}

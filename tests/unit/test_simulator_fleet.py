@@ -28,7 +28,7 @@ from fleet.events.state_machines import STATE_MACHINES
 from fleet.trips.schema import trip_schema
 from telemetry.schema import telemetry_schema
 from tests.mds_schemas import assert_valid, model_validator
-from tests.unit.test_simulator_geometry import CMAP
+from tests.unit.city_maps import CMAP
 
 T0 = 1_778_580_000_000  # 2026-05-12 10:00 UTC, a Tuesday
 HOUR_MS = 3_600_000

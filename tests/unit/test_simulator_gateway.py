@@ -22,7 +22,7 @@ from demo.simulator.command import credentials_from
 from demo.simulator.gateway import Credentials
 from demo.simulator.misbehaviour import Rates
 from demo.simulator.runner import RunOptions, Scenario, Simulation
-from tests.unit.test_simulator_geometry import CMAP
+from tests.unit.city_maps import CMAP
 
 END_MS = 1_778_580_000_000
 SCENARIO = Scenario(CMAP)

@@ -14,7 +14,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from geofencing.covers import Cover, compile_cover
 from geofencing.geometry import parse_geometry
 from geofencing.zone_index import Membership, ZoneIndex
-from tests.unit.test_covers import (
+from tests.unit.zone_samples import (
     PROPERTY_SETTINGS,
     fresh,
     helsingborg,
