@@ -32,11 +32,11 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
  && pip install --no-cache-dir --upgrade pip \
  && pip install --no-cache-dir -r /tmp/requirements.txt
 
-# Then the project itself, in place: the editable finder maps `app`, `fleet`,
+# Then the project itself, in place: the editable finder maps `app`, `fleet`, `demo`,
 # `telemetry` and `geofencing` to /srv/fleetbed, and installs the `fleetbed` command.
 COPY . .
 RUN pip install --no-cache-dir --no-deps -e . \
- && python -m compileall -q app fleet telemetry geofencing alembic \
+ && python -m compileall -q app fleet telemetry geofencing demo alembic \
  && python -c "from app.migrations import SCRIPT_LOCATION, head_revision; assert head_revision(), SCRIPT_LOCATION"
 
 # ---- runtime: the same paths, no build leftovers, an unprivileged user ----------------

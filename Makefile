@@ -42,7 +42,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	@$(BIN)/mypy app fleet telemetry geofencing alembic tests bench
+	@$(BIN)/mypy app fleet telemetry geofencing demo alembic tests bench
 
 test: bootstrap-test lint typecheck
 	@$(BIN)/pytest -q

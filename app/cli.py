@@ -144,7 +144,7 @@ def _rebuild_hotstate(args: argparse.Namespace, settings: Settings) -> int:
 def _maintain(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
-    from fleet.maintenance import PartitionPolicy, maintain_partitions
+    from telemetry.partitions import PartitionPolicy, maintain_partitions
 
     policy = PartitionPolicy(
         settings.telemetry.partition_days_ahead, settings.telemetry.retention_days
@@ -227,8 +227,8 @@ def _demo_seed(args: argparse.Namespace, settings: Settings) -> int:
     from app.resources import make_redis
     from app.routers.zones import zone_limits
     from app.zone_sync import announce_change
-    from fleet.demo.keys_file import read_keys_file, write_keys_file
-    from fleet.demo.seed import SeedOutcome, seed_demo
+    from demo.keys_file import read_keys_file, write_keys_file
+    from demo.seed import SeedOutcome, seed_demo
 
     keys_path = Path(args.keys)
     known = read_keys_file(keys_path)
@@ -266,7 +266,7 @@ def _demo_seed(args: argparse.Namespace, settings: Settings) -> int:
 def _demo_run(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from app.demo_run import run_demo
+    from demo.run import run_demo
 
     return run_demo(
         settings,
@@ -354,9 +354,9 @@ def _bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 def _simulate(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from fleet.simulator.command import Target, simulate
-    from fleet.simulator.misbehaviour import Rates
-    from fleet.simulator.runner import RunOptions
+    from demo.simulator.command import Target, simulate
+    from demo.simulator.misbehaviour import Rates
+    from demo.simulator.runner import RunOptions
 
     try:
         options = RunOptions(
@@ -426,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     zone_import.add_argument("file", help="properties: name, kind and the other zone fields")
     zone_import.set_defaults(handler=_import_zones)
 
-    from fleet.demo.city import GEODATA
-    from fleet.demo.keys_file import DEFAULT_KEYS_PATH
+    from demo.city import GEODATA
+    from demo.keys_file import DEFAULT_KEYS_PATH
 
     demo = commands.add_parser("demo", help="the Helsingborg demo city").add_subparsers(
         dest="demo_command", required=True
@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="file to write")
     export.set_defaults(handler=_export)
 
-    from fleet.simulator.arguments import SIMULATE_HELP, add_simulate_arguments
+    from demo.simulator.arguments import SIMULATE_HELP, add_simulate_arguments
 
     simulate = commands.add_parser(
         "simulate",

@@ -40,18 +40,19 @@ from app.routers import (
 from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
+from fleet.background_jobs import BackgroundJobs
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
-from fleet.maintenance import PartitionPolicy, Upkeep
 from fleet.trips.late_telemetry import LateTelemetry
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
 from geofencing.violations import AlertLimits
 from telemetry.history import HistoryWriter
 from telemetry.hotstate.store import HotState
+from telemetry.partitions import PartitionPolicy
 
 log = logging.getLogger("fleetbed")
 
@@ -59,10 +60,18 @@ DESCRIPTION = """\
 Fleet-management backend for Helsingborg's mobility testbed.
 
 * **MDS Agency 2.0** (`/mds/agency`) for vehicle gateways: vehicles, telemetry, events,
-  vehicle status.
-* **Live fleet** (`/v1`) for operator apps: nearest vehicles, vehicles in a box,
-  one vehicle, supply per H3 cell; zones (`/v1/zones`) and geofence checks.
-* **MDS Geography 2.0** (`/mds/geographies`, public): city-wide zones as geographies.
+  trips, vehicle status; batches are taken whole or not at all.
+* **MDS Provider 2.0** (`/mds/provider`) for city auditors: trips, events, telemetry per
+  UTC hour, recent events, vehicles and their status, monthly reports; every pull audited.
+* **MDS Geography and Policy 2.0** (`/mds/geographies`, `/mds/policies`, public): the
+  city's zones as geographies, its published policies.
+* **MDS Metrics 2.0** (`/mds/metrics`): discovery and queries, audited.
+* **Live fleet** (`/v1`) for operator apps and the city: nearest vehicles, vehicles in a
+  box, one vehicle, supply per H3 cell.
+* **Zones, policies, compliance, alerts** (`/v1/zones`, `/v1/geofence/check`,
+  `/v1/policies`, `/v1/compliance`, `/v1/alerts`).
+* **Exports and audit** (`/v1/exports`, `/v1/audit-log`): trips, events and vehicle status
+  as CSV, GeoJSON or Parquet for auditors; the log of every audited read.
 * **Operations**: `/healthz`, `/readyz`, `/metrics`.
 * **Auth**: `Authorization: Bearer <API key or access token>`; tokens from `/auth/token`.
 """
@@ -91,20 +100,23 @@ def _start_background(
     registry: ZoneRegistry,
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
-        upkeep = Upkeep(
+        jobs = BackgroundJobs(
             engine=resources.engine,
             sessionmaker=resources.sessionmaker,
             live=live,
-            policy=PartitionPolicy(
+            partitions=PartitionPolicy(
                 settings.telemetry.partition_days_ahead, settings.telemetry.retention_days
             ),
             abandon_after_s=settings.trips.abandon_after_s,
         )
         supervisor.start(
-            "partitions", upkeep.partitions, interval_s=settings.telemetry.maintenance_interval_s
+            "partitions", jobs.keep_partitions, interval_s=settings.telemetry.maintenance_interval_s
         )
         supervisor.start(
-            "hotstate-catchup", upkeep.catch_up, interval_s=settings.hotstate.catchup_interval_s
+            "trip-abandonment", jobs.abandon_trips, interval_s=settings.trips.abandon_interval_s
+        )
+        supervisor.start(
+            "hotstate-catchup", jobs.catch_up, interval_s=settings.hotstate.catchup_interval_s
         )
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)

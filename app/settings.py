@@ -136,6 +136,9 @@ class TripSettings(BaseModel):
         description="A trip whose operator-reported and measured duration or distance "
         "differ by more than this share of the larger is flagged.",
     )
+    abandon_interval_s: float = Field(
+        default=3600, gt=0, description="How often open trips are checked for abandonment."
+    )
 
 
 class ProviderApiSettings(BaseModel):

@@ -41,7 +41,7 @@ from bench.services import (
 from bench.sim_workload import OPERATOR
 from bench.workload import WORKLOADS, Fleet, Workload, make_fleet
 from bench.zones import load_zones, wait_for_zones
-from fleet.demo.city import GEODATA
+from demo.city import GEODATA
 
 DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed_bench"
 REDIS_URL = "redis://127.0.0.1:6379/13"

@@ -1,6 +1,6 @@
 """The Helsingborg simulator's telemetry as the ingest workload (pure, seeded).
 
-The simulator drives one operator's fleet offline (`fleet.simulator.world.World`, which
+The simulator drives one operator's fleet offline (`demo.simulator.world.World`, which
 `fleetbed simulate` posts batch by batch) over a fixed simulated span, with the bench's
 provider id in every point. Its batches are cut again to the bench's size, and the whole
 stream is moved in time so that its newest point lies at a given instant in the past.
@@ -13,13 +13,13 @@ from typing import Any
 
 import orjson
 
-from fleet.demo import city
-from fleet.demo.fleet_plan import PlannedVehicle, plan_operator
-from fleet.simulator.batches import Endpoint
-from fleet.simulator.misbehaviour import Rates
-from fleet.simulator.runner import TIMEZONE, Scenario
-from fleet.simulator.vehicle import Environment
-from fleet.simulator.world import Provider, World
+from demo import city
+from demo.fleet_plan import PlannedVehicle, plan_operator
+from demo.simulator.batches import Endpoint
+from demo.simulator.misbehaviour import Rates
+from demo.simulator.runner import TIMEZONE, Scenario
+from demo.simulator.vehicle import Environment
+from demo.simulator.world import Provider, World
 
 # A micromobility operator, the mode of the provider the bench registers.
 OPERATOR = next(op for op in city.OPERATORS if op.key == "sundsvik")

@@ -1,10 +1,12 @@
-"""Daily range partitions of the telemetry table: naming is pure, DDL takes a connection."""
+"""Daily range partitions of the telemetry table: naming is pure, DDL takes a connection,
+upkeep (made ahead, expired ones dropped) an engine."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 PARENT = "telemetry"
 _PREFIX = f"{PARENT}_p"
@@ -74,3 +76,25 @@ async def drop_partitions(conn: AsyncConnection, days: Iterable[date]) -> None:
     """Drop the partitions of `days` with their points."""
     for day in days:
         await conn.execute(text(f"DROP TABLE IF EXISTS {partition_name(day)}"))
+
+
+@dataclass(frozen=True)
+class PartitionPolicy:
+    """How many days of partitions to keep ready, and how long to keep history."""
+
+    days_ahead: int
+    retention_days: int | None
+
+
+async def maintain_partitions(
+    engine: AsyncEngine, policy: PartitionPolicy, today: date
+) -> tuple[list[date], list[date]]:
+    """Create the coming days' partitions and drop expired ones: (created, dropped)."""
+    async with engine.begin() as conn:
+        have = await existing_days(conn)
+        wanted = [d for d in days_ahead(today, policy.days_ahead) if d not in have]
+        await create_partitions(conn, wanted)
+        retention = policy.retention_days
+        doomed = expired(have, today, retention) if retention is not None else []
+        await drop_partitions(conn, doomed)
+    return wanted, doomed

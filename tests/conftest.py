@@ -28,8 +28,8 @@ from app.settings import (
     HotStateSettings,
     Settings,
 )
-from fleet.maintenance import PartitionPolicy, maintain_partitions
 from fleet.tenancy.service import create_key, create_provider
+from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.sql import fetchval
 
@@ -147,6 +147,11 @@ class Tenant:
 
 
 TenantFactory = Callable[..., Awaitable[Tenant]]
+
+
+def auth(tenant: Tenant) -> dict[str, str]:
+    """Bearer credentials alone, as the /v1 API takes them."""
+    return {"Authorization": f"Bearer {tenant.key}"}
 
 
 @pytest.fixture

@@ -66,3 +66,38 @@ async def register(client: AsyncClient, tenant: Tenant, count: int = 1, **fields
     response = await client.post("/mds/agency/vehicles", headers=tenant.headers, json=records)
     assert response.status_code == 201, response.text
     return [r["device_id"] for r in records]
+
+
+def trip(tenant: Tenant, device: str, /, **fields: Any) -> dict[str, Any]:
+    """A valid MDS trip of `tenant`'s device: ten minutes, ended five minutes ago."""
+    start = now_ms() - 900_000
+    record: dict[str, Any] = {
+        "provider_id": str(tenant.provider_id),
+        "device_id": device,
+        "trip_id": str(uuid.uuid4()),
+        "start_time": start,
+        "end_time": start + 600_000,
+        "start_location": {"lat": HELSINGBORG[0], "lng": HELSINGBORG[1]},
+        "end_location": {"lat": 56.0520, "lng": 12.6990},
+        "duration": 600,
+        "distance": 1400,
+    }
+    record.update(fields)
+    return record
+
+
+async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str, Any]]) -> None:
+    """POST `items` to the Agency endpoint `path` as `who`; they must all be taken (201)."""
+    response = await client.post(f"/mds/agency/{path}", headers=who.headers, json=items)
+    assert response.status_code == 201, response.text
+
+
+def metrics_query(**fields: Any) -> dict[str, Any]:
+    """A valid MDS Metrics query body (trip starts per hour); keyword arguments override."""
+    body: dict[str, Any] = {
+        "measures": ["trips.start_loc.count"],
+        "interval": "PT1H",
+        "start_date": "2025-03-10T10:00",
+    }
+    body.update(fields)
+    return body

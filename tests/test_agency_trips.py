@@ -12,8 +12,8 @@ from app.core.auth import Mode
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator
-from tests.payloads import event, now_ms, register
-from tests.test_trips import trip_row
+from tests.payloads import event, now_ms, register, trip
+from tests.rows import trip_row
 
 TRIPS = "/mds/agency/trips"
 POD_ATTRIBUTES = {
@@ -22,23 +22,6 @@ POD_ATTRIBUTES = {
     "requested_time": 1_790_000_000_000,
     "quoted_trip_start_time": 1_790_000_060_000,
 }
-
-
-def trip(tenant: Tenant, device: str, **fields: Any) -> dict[str, Any]:
-    start = now_ms() - 900_000
-    record: dict[str, Any] = {
-        "provider_id": str(tenant.provider_id),
-        "device_id": device,
-        "trip_id": str(uuid.uuid4()),
-        "start_time": start,
-        "end_time": start + 600_000,
-        "start_location": {"lat": 56.0465, "lng": 12.6945},
-        "end_location": {"lat": 56.0520, "lng": 12.6990},
-        "duration": 600,
-        "distance": 1400,
-    }
-    record.update(fields)
-    return record
 
 
 async def count(session: AsyncSession, tenant: Tenant) -> int:

@@ -10,17 +10,12 @@ from redis.asyncio import Redis
 
 from app.core.auth import Role
 from telemetry.hotstate.keys import ALERT_STREAM
-from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, register
-from tests.test_zones_api import CENTRE, auth, disc, zone
+from tests.conftest import Tenant, TenantFactory, auth
+from tests.payloads import event, now_ms, point, post, register
+from tests.zones import CENTRE, disc, zone
 
 INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
-
-
-async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str, Any]]) -> None:
-    response = await client.post(f"/mds/agency/{path}", headers=who.headers, json=items)
-    assert response.status_code == 201, response.text
 
 
 @pytest.fixture

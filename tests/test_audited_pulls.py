@@ -20,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Role
 from fleet.reporting.models import AuditEntry
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, vehicle
-from tests.test_agency_trips import trip
-from tests.test_tenant_matrix import documented_routes
+from tests.payloads import event, now_ms, point, trip, vehicle
+from tests.routes import documented_routes
 
 HOUR_MS = 3_600_000
 # Routes whose reads the audit log must record: everything the city pulls as data.

@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from tests.config import MDS_ACCEPT
-from tests.processes import serving
+from tests.processes import ENV, create_key, fleetbed, serving
 from tests.sql import fetchval
-from tests.test_cli_and_server import ENV, create_key, fleetbed
 
 HUNDRED_MB = 100 * 1024 * 1024
 # A bound that a server buffering a single one of these bodies would break.

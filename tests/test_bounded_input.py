@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.core.auth import Role
 from app.main import create_app
 from app.settings import ApiSettings
-from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
-from tests.payloads import event, now_ms, point, register, vehicle
-from tests.test_agency_trips import trip
-from tests.test_zones_api import auth, zone
+from tests.conftest import Tenant, TenantFactory, auth, bound_to, make_settings
+from tests.payloads import event, now_ms, point, register, trip, vehicle
+from tests.zones import zone
 
 HUGE = 10**30
 NUL = "HBG\u00001"

@@ -1,8 +1,6 @@
 """The `fleetbed` command and a real server process, end to end."""
 
 import json
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,25 +10,9 @@ import httpx
 import pytest
 from redis import Redis
 
-from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
-from tests.processes import FLEETBED, serving
+from tests.config import MDS_ACCEPT, TEST_REDIS_URL
+from tests.processes import ENV, create_key, fleetbed, serving
 from tests.sql import fetchval
-
-ENV = {
-    **os.environ,
-    "FLEETBED_DATABASE_URL": TEST_DATABASE_URL,
-    "FLEETBED_REDIS_URL": TEST_REDIS_URL,
-    "FLEETBED_AUTH__JWT_SECRET": "e2e-" + "s" * 40,
-    # The test rebuilds the live state with the CLI; the server must not do it first.
-    "FLEETBED_HOTSTATE__CATCHUP_INTERVAL_S": "0",
-}
-
-
-def fleetbed(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI against the test database."""
-    return subprocess.run(
-        [FLEETBED, *args], env=ENV, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +33,6 @@ def provider() -> Iterator[str]:
     yield provider_id
     for table in ("telemetry", "events", "providers"):
         fetchval(f"DELETE FROM {table} WHERE provider_id = $1", uuid.UUID(provider_id))  # noqa: S608
-
-
-def create_key(provider_id: str, role: str = "gateway") -> tuple[str, str]:
-    result = fleetbed("admin", "create-key", "--provider", provider_id, "--role", role)
-    assert result.returncode == 0, result.stderr
-    key = result.stdout.strip()
-    key_id = result.stderr.split("key_id:")[1].split()[0]
-    return key_id, key
 
 
 def test_cli_key_registers_and_reads_back_only_its_fleet_via_a_real_server(

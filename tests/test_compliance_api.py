@@ -9,10 +9,10 @@ import shapely
 from httpx import AsyncClient
 
 from app.core.auth import Role
-from tests.conftest import TenantFactory
+from tests.conftest import TenantFactory, auth
 from tests.payloads import event, now_ms, point, register
-from tests.test_policies_api import policy, publish
-from tests.test_zones_api import CENTRE, auth, disc, zone
+from tests.policies import policy, publish
+from tests.zones import CENTRE, disc, zone
 
 
 async def test_count_rule_matches_a_brute_force_evaluation(

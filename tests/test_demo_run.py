@@ -20,15 +20,15 @@ from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from demo.city import GEODATA
+from demo.summary import NO_EVENT, example_requests
+from demo.summary_queries import fleet_summary
 from fleet.alerts.models import AlertRecord
-from fleet.demo.city import GEODATA
-from fleet.demo.summary import NO_EVENT, example_requests
-from fleet.demo.summary_queries import fleet_summary
 from tests.config import TEST_REDIS_URL
 from tests.conftest import TenantFactory
 from tests.mds_schemas import PROJECT_ROOT
 from tests.processes import FLEETBED, free_port
-from tests.test_exports import add_event, add_trip, add_vehicle
+from tests.rows import add_event, add_trip, add_vehicle
 
 # Generous bounds for a shared 2-core machine; they only keep a hung run from hanging CI.
 START_TIMEOUT_S = 180

@@ -22,16 +22,16 @@ from app.core.errors import Conflict, InvalidInput
 from app.migrations import upgrade
 from app.routers.zones import zone_limits
 from app.settings import Settings
-from fleet.demo.city import GEODATA, OPERATORS, ZONES, service_area_ring
-from fleet.demo.fleet_plan import plan_fleet
-from fleet.demo.keys_file import (
+from demo.city import GEODATA, OPERATORS, ZONES, service_area_ring
+from demo.fleet_plan import plan_fleet
+from demo.keys_file import (
     DemoKeys,
     KeysFileError,
     keys_json,
     read_keys_file,
     write_keys_file,
 )
-from fleet.demo.seed import (
+from demo.seed import (
     FLEET_CAPS,
     SERVICE_AREA_KEY,
     SERVICE_AREA_NAME,

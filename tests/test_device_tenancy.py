@@ -16,17 +16,12 @@ from fleet.live.rebuild import rebuild_provider
 from fleet.trips.models import Trip
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import HotState
-from tests.conftest import Tenant, TenantFactory
-from tests.payloads import HELSINGBORG, event, now_ms, point, register, vehicle
-from tests.test_provider_trips import closed_hour, hour_text
-from tests.test_zones_api import auth, disc, zone
+from tests.conftest import Tenant, TenantFactory, auth
+from tests.hours import closed_hour, hour_text
+from tests.payloads import HELSINGBORG, event, now_ms, point, post, register, vehicle
+from tests.zones import disc, zone
 
 AGENCY = "/mds/agency"
-
-
-async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str, Any]]) -> None:
-    response = await client.post(f"{AGENCY}/{path}", headers=who.headers, json=items)
-    assert response.status_code == 201, response.text
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
 from fleet.trips.models import Trip
-from tests.conftest import Tenant, TenantFactory
+from tests.conftest import Tenant, TenantFactory, auth
 from tests.mds_schemas import assert_valid, response_validator
+from tests.metrics import HOUR, IN_A, add_trip, add_vehicle, ask, by, only, square
 from tests.payloads import event, now_ms, point, register
-from tests.test_mds_metrics import HOUR, IN_A, add_trip, add_vehicle, ask, by, only, square
-from tests.test_zones_api import CENTRE, auth, disc
+from tests.zones import CENTRE, disc
 
 INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}

@@ -21,9 +21,9 @@ from app.settings import Settings
 from fleet.reporting.models import AuditEntry
 from tests.config import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.conftest import TenantFactory
+from tests.exports import T0, pull
 from tests.processes import FLEETBED
 from tests.sql import fetchval
-from tests.test_exports import T0, pull
 
 START, END = T0 - timedelta(days=400), T0 - timedelta(days=399)
 

@@ -48,7 +48,8 @@ from fleet.exports.request import Dataset, ExportRequest, Format, Privacy
 from fleet.reporting.service import export_stream
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
-from tests.test_exports import T0, add_event, add_trip, add_vehicle, csv_rows, pull, utc
+from tests.exports import T0, csv_rows, pull, utc
+from tests.rows import add_event, add_trip, add_vehicle
 
 RNG = random.Random(20261025)
 

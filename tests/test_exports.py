@@ -1,9 +1,7 @@
 """Exports: formats, windows, tenancy, rights, bad input, audit, streams cut short."""
 
-import csv
 import io
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,135 +11,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient, Response
+from httpx import AsyncClient
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auditor_reads import export_options
 from app.core.auth import Principal, Role
-from fleet.events.models import VehicleEvent
 from fleet.exports.request import Dataset, ExportRequest, Format, Privacy
 from fleet.reporting.models import AuditEntry
 from fleet.reporting.service import export_stream
-from fleet.trips.models import Trip
-from fleet.vehicles.models import Vehicle
 from tests.conftest import Tenant, TenantFactory
-
-EXPORTS = "/v1/exports"
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-ORIGIN = (56.04651, 12.69453)
-DESTINATION = (56.05127, 12.70118)
-
-
-async def add_vehicle(
-    session: AsyncSession, provider_id: uuid.UUID | None, vehicle_type: str = "bicycle"
-) -> uuid.UUID:
-    """A registered vehicle of `provider_id`."""
-    device_id = uuid.uuid4()
-    session.add(
-        Vehicle(
-            device_id=device_id,
-            provider_id=provider_id,
-            vehicle_id=f"EXP-{device_id.hex[:6]}",
-            vehicle_type=vehicle_type,
-            record={},
-        )
-    )
-    await session.flush()
-    return device_id
-
-
-async def add_trip(
-    session: AsyncSession,
-    provider_id: uuid.UUID | None,
-    device_id: uuid.UUID,
-    *,
-    end_at: datetime,
-    start: tuple[float, float] = ORIGIN,
-    end: tuple[float, float] = DESTINATION,
-    duration_s: int = 629,
-    distance_m: int = 1849,
-    status: str = "closed",
-) -> Trip:
-    """A trip written as the trip lifecycle leaves it."""
-    trip = Trip(
-        trip_id=uuid.uuid4(),
-        provider_id=provider_id,
-        device_id=device_id,
-        status=status,
-        start_at=end_at - timedelta(seconds=duration_s),
-        start_lat=start[0],
-        start_lng=start[1],
-        end_at=end_at,
-        end_lat=end[0],
-        end_lng=end[1],
-        duration_s=duration_s,
-        distance_m=distance_m,
-        parking_category="rack",
-        details={},
-    )
-    session.add(trip)
-    await session.flush()
-    return trip
-
-
-async def add_event(
-    session: AsyncSession,
-    provider_id: uuid.UUID | None,
-    device_id: uuid.UUID,
-    *,
-    at: datetime,
-    state: str = "available",
-    types: Sequence[str] = ("provider_drop_off",),
-    trip_ids: Sequence[uuid.UUID] | None = None,
-    location: tuple[float, float] | None = ORIGIN,
-) -> VehicleEvent:
-    """A stored event."""
-    record: dict[str, Any] = {"device_id": str(device_id), "vehicle_state": state}
-    if location is not None:
-        record["location"] = {"lat": location[0], "lng": location[1]}
-    stored = VehicleEvent(
-        event_id=uuid.uuid4(),
-        device_id=device_id,
-        provider_id=provider_id,
-        occurred_at=at,
-        vehicle_state=state,
-        event_types=list(types),
-        trip_ids=list(trip_ids) if trip_ids is not None else None,
-        record=record,
-    )
-    session.add(stored)
-    await session.flush()
-    return stored
-
-
-def utc(when: datetime) -> str:
-    """The RFC 3339 form the exports write."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
-async def pull(
-    client: AsyncClient,
-    who: Tenant,
-    dataset: str = "trips",
-    *,
-    start: datetime | str | None = T0,
-    end: datetime | str | None = T0 + timedelta(hours=1),
-    **params: Any,
-) -> Response:
-    """GET an export; times as datetimes are sent in RFC 3339."""
-    query = {k: str(v) for k, v in params.items()}
-    for name, value in (("from", start), ("to", end)):
-        if value is not None:
-            query[name] = value.isoformat() if isinstance(value, datetime) else value
-    return await client.get(f"{EXPORTS}/{dataset}", headers=who.headers, params=query)
-
-
-def csv_rows(response: Response) -> list[dict[str, str]]:
-    """The records of a CSV export, after checking its status and media type."""
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    return list(csv.DictReader(io.StringIO(response.text)))
+from tests.exports import EXPORTS, T0, csv_rows, pull, utc
+from tests.rows import DESTINATION, ORIGIN, add_event, add_trip, add_vehicle
 
 
 async def audit_of(session: AsyncSession, who: Tenant | str) -> list[AuditEntry]:

@@ -26,8 +26,7 @@ from tests.faults import (
     terminate_backends,
 )
 from tests.payloads import now_ms, point, register
-
-CENTRE = (56.0465, 12.6945)
+from tests.zones import CENTRE
 
 
 @asynccontextmanager

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
 from telemetry.models import TelemetryPoint
-from tests.conftest import TenantFactory
+from tests.conftest import TenantFactory, auth
 from tests.mds_schemas import assert_valid, model_validator
 from tests.payloads import HELSINGBORG, event, now_ms, point, register
-from tests.test_zones_api import auth
 
 # Fields MDS's GPS object defines without a minimum, which fleetbed used to refuse below 0.
 SENTINELS = [

@@ -1,8 +1,6 @@
 """The Redis hot state is derived: rebuilt exactly from PostgreSQL, and ingest survives
 Redis going away."""
 
-import asyncio
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -11,17 +9,16 @@ import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.main import create_app
+from fleet.live.catch_up import catch_up
 from fleet.live.rebuild import rebuild_provider
-from fleet.maintenance import catch_up
 from telemetry.hotstate import keys
 from telemetry.hotstate.store import HotState
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.payloads import event, now_ms, point, register
-from tests.processes import free_port
+from tests.processes import RedisProcess
 
 
 async def snapshot(redis: Redis, provider_id: uuid.UUID | None) -> dict[str, Any]:
@@ -82,38 +79,6 @@ async def test_rebuild_reproduces_the_live_state_exactly(
     rebuilt = await rebuild_provider(session, HotState(redis), provider_id=gateway.provider_id)
     assert rebuilt == 6
     assert await snapshot(redis, gateway.provider_id) == before
-
-
-class RedisProcess:
-    """A throwaway redis-server that a test may stop and start again."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no"]
-        # Popen returns at once; only the wait below is asynchronous.
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
-        client = Redis.from_url(self.url)
-        for _ in range(100):
-            try:
-                await client.ping()
-                break
-            except RedisError:
-                await asyncio.sleep(0.05)
-        await client.aclose()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture

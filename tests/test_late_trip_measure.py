@@ -15,8 +15,8 @@ from fleet.live.geo import haversine_m
 from fleet.trips.late_telemetry import LateTelemetry
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, register
-from tests.test_trips import post, trip_row
+from tests.payloads import event, now_ms, point, post, register
+from tests.rows import trip_row
 
 CORNER = (56.0465, 12.6945)
 STEP = 0.0004  # degrees of latitude, about 44 m

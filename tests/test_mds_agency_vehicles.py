@@ -402,7 +402,8 @@ async def test_operator_manager_of_the_provider_can_read_the_fleet(
     record = vehicle(gateway)
     await client.post(VEHICLES, headers=gateway.headers, json=[record])
     response = await client.get(f"{VEHICLES}/{record['device_id']}", headers=manager.headers)
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
+    assert response.json()["vehicles"] == [record]
 
 
 async def test_pagination_walks_the_whole_fleet_with_links(

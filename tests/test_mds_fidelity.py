@@ -17,8 +17,7 @@ from fleet.vehicles.models import Vehicle
 from telemetry.models import TelemetryPoint
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator
-from tests.payloads import HELSINGBORG, event, now_ms, point, register, vehicle
-from tests.test_agency_trips import trip
+from tests.payloads import HELSINGBORG, event, now_ms, point, register, trip, vehicle
 
 MODELS = {
     "telemetry": "models/telemetry.yaml",

@@ -1,5 +1,6 @@
 """Alembic: the schema round-trips and matches the models."""
 
+import ast
 import asyncio
 import uuid
 from typing import Any
@@ -9,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.migrations import downgrade, head_revision, upgrade
+from app.migrations import SCRIPT_LOCATION, downgrade, head_revision, upgrade
 from app.models import metadata
 from tests.sql import fetchval
 
@@ -41,8 +42,27 @@ def test_downgrade_to_base_then_upgrade_to_head(scratch_database_url: str) -> No
     assert asyncio.run(_schema_diff(scratch_database_url)) == []
 
 
-def test_head_revision_is_known() -> None:
-    assert head_revision() is not None
+def _revision_graph() -> dict[str, set[str]]:
+    """Each migration file's revision and the revisions it builds on, read from the files."""
+    graph: dict[str, set[str]] = {}
+    for path in (SCRIPT_LOCATION / "versions").glob("*.py"):
+        values = {
+            node.target.id: ast.literal_eval(node.value)
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and node.value is not None
+        }
+        down = values.get("down_revision")
+        graph[values["revision"]] = set(down if isinstance(down, tuple) else [down]) - {None}
+    return graph
+
+
+def test_head_revision_is_the_one_no_migration_builds_on() -> None:
+    graph = _revision_graph()
+    assert len(graph) > 1
+    heads = set(graph) - set().union(*graph.values())
+    assert heads == {head_revision()}
 
 
 BEFORE_DEVICES_PER_PROVIDER = "20261126_0008"

@@ -8,11 +8,10 @@ import pytest
 from httpx import AsyncClient
 
 from app.core.auth import Role
-from tests.conftest import Tenant, TenantFactory
+from tests.conftest import Tenant, TenantFactory, auth
 from tests.mds_schemas import assert_valid, response_validator
-from tests.test_zones_api import auth, disc, zone
-
-HOUR_MS = 3_600_000
+from tests.policies import HOUR_MS, policy, publish
+from tests.zones import disc, zone
 
 
 @pytest.fixture
@@ -30,45 +29,6 @@ async def geography(client: AsyncClient, planner: Tenant) -> str:
     assert created.status_code == 201, created.text
     zone_id: str = created.json()["zone_id"]
     return zone_id
-
-
-def policy(geography: str, **fields: Any) -> dict[str, Any]:
-    start = int(time.time() * 1000) + HOUR_MS
-    document: dict[str, Any] = {
-        "name": "Fleet cap",
-        "description": "At most 300 available scooters per operator in the centre",
-        "start_date": start,
-        "rules": [
-            {
-                "name": "Cap",
-                "rule_id": str(uuid.uuid4()),
-                "rule_type": "count",
-                "rule_units": "devices",
-                "geographies": [geography],
-                "states": {"available": []},
-                "vehicle_types": ["scooter_standing"],
-                "maximum": 300,
-            },
-            {
-                "name": "Speed",
-                "rule_id": str(uuid.uuid4()),
-                "rule_type": "speed",
-                "rule_units": "kph",
-                "geographies": [geography],
-                "states": {"on_trip": []},
-                "maximum": 20,
-            },
-        ],
-    }
-    document.update(fields)
-    return document
-
-
-async def publish(client: AsyncClient, who: Tenant, document: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post("/v1/policies", headers=auth(who), json=document)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_published_policies_are_public_and_valid_mds(

@@ -10,18 +10,13 @@ from httpx import AsyncClient
 from app.core.auth import Role
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, response_validator
-from tests.payloads import event, now_ms, point, register
+from tests.payloads import event, now_ms, point, post, register
 
 RECENT = "/mds/provider/events/recent"
 VEHICLES = "/mds/provider/vehicles"
 STATUS = "/mds/provider/vehicles/status"
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-
-
-async def post(client: AsyncClient, tenant: Tenant, path: str, items: list[Any]) -> None:
-    response = await client.post(f"/mds/agency/{path}", headers=tenant.headers, json=items)
-    assert response.status_code == 201, response.text
 
 
 async def pulls(client: AsyncClient, tenant: TenantFactory, action: str) -> list[dict[str, Any]]:

@@ -17,9 +17,8 @@ from app.core.auth import Role
 from app.main import create_app
 from app.settings import ProviderApiSettings
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
-from tests.payloads import register
-from tests.test_agency_trips import trip
-from tests.test_zones_api import CENTRE, disc, publish
+from tests.payloads import register, trip
+from tests.zones import CENTRE, disc, publish
 
 REPORTS = "/mds/provider/reports"
 HEADER = (

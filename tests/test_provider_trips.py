@@ -15,19 +15,11 @@ from app.core.auth import Role
 from app.main import create_app
 from app.settings import ProviderApiSettings
 from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
+from tests.hours import closed_hour, hour_text
 from tests.mds_schemas import assert_valid, response_validator
-from tests.payloads import event, point, register
-from tests.test_agency_trips import trip
+from tests.payloads import event, point, register, trip
 
 TRIPS = "/mds/provider/trips"
-
-
-def hour_text(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H")
-
-
-def closed_hour() -> datetime:
-    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 
 
 async def post_trip_in(client: AsyncClient, gateway: Tenant, hour: datetime) -> dict[str, Any]:

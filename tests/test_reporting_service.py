@@ -20,7 +20,7 @@ from fleet.exports.request import Dataset, Format, Privacy
 from fleet.reporting.models import AuditEntry
 from fleet.reporting.service import TRIPS, AuditorReads
 from tests.conftest import TenantFactory
-from tests.test_exports import add_trip, add_vehicle
+from tests.rows import add_trip, add_vehicle
 
 HOUR = datetime(2026, 3, 10, 10, tzinfo=UTC)
 HOUR_END = HOUR + timedelta(hours=1)

@@ -17,13 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
-from fleet.demo import city
-from fleet.demo.city import Operator
-from fleet.maintenance import PartitionPolicy, maintain_partitions
-from fleet.simulator.batches import Endpoint
-from fleet.simulator.gateway import Credentials
-from fleet.simulator.misbehaviour import Rates
-from fleet.simulator.runner import RunOptions, Scenario, Simulation
+from demo import city
+from demo.city import Operator
+from demo.simulator.batches import Endpoint
+from demo.simulator.gateway import Credentials
+from demo.simulator.misbehaviour import Rates
+from demo.simulator.runner import RunOptions, Scenario, Simulation
+from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.conftest import Tenant, TenantFactory
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -19,11 +19,10 @@ from httpx import AsyncClient, Response
 
 from app.core.auth import Role
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, vehicle
-from tests.test_agency_trips import trip
-from tests.test_mds_metrics import query as metrics_query
-from tests.test_policies_api import policy
-from tests.test_zones_api import CENTRE, disc, zone
+from tests.payloads import event, metrics_query, now_ms, point, trip, vehicle
+from tests.policies import policy
+from tests.routes import documented_routes
+from tests.zones import CENTRE, disc, zone
 
 INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
@@ -208,12 +207,6 @@ MATRIX: dict[str, Calls] = {
     "GET /mds/policies": _none,
     "GET /mds/policies/{policy_id}": _none,
 }
-
-
-def documented_routes(app: FastAPI) -> list[str]:
-    """`METHOD /path` of every operation in the app's OpenAPI document."""
-    paths = app.openapi()["paths"]
-    return [f"{method.upper()} {path}" for path, ops in paths.items() for method in ops]
 
 
 def test_the_matrix_knows_every_route(app: FastAPI) -> None:

@@ -15,12 +15,12 @@ from app.core.auth import Role
 from app.main import create_app
 from app.settings import TripSettings
 from fleet.trips.models import Trip
-from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
+from tests.conftest import Tenant, TenantFactory, auth, bound_to, make_settings
 from tests.mds_schemas import assert_valid, response_validator
-from tests.payloads import now_ms, register
-from tests.test_agency_trips import trip
-from tests.test_trips import post, ride, trip_row
-from tests.test_zones_api import auth, disc, zone
+from tests.payloads import now_ms, post, register, trip
+from tests.rides import ride
+from tests.rows import trip_row
+from tests.zones import disc, zone
 
 
 def claim(

@@ -3,67 +3,18 @@
 import itertools
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
 from fleet.live.geo import haversine_m
 from fleet.trips.lifecycle import close_abandoned
-from fleet.trips.models import Trip
-from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, register
-from tests.test_zones_api import CENTRE, auth, disc, zone
-
-STEP = 0.0004  # degrees of latitude between fixes, about 44 m
-
-
-async def post(client: AsyncClient, who: Tenant, path: str, items: list[dict[str, Any]]) -> None:
-    response = await client.post(f"/mds/agency/{path}", headers=who.headers, json=items)
-    assert response.status_code == 201, response.text
-
-
-def ride(
-    gateway: Tenant, device: str, trip: str, t: int, steps: int
-) -> tuple[list[Any], list[Any], float]:
-    """A straight ride north from the centre: start and end events, telemetry, its length."""
-    path = [(CENTRE[0] + STEP * i, CENTRE[1]) for i in range(steps + 1)]
-    points = [
-        point(
-            gateway,
-            device,
-            timestamp=t + 10_000 * i,
-            trip_ids=[trip],
-            location={"lat": lat, "lng": lng, "horizontal_accuracy": 5.0},
-        )
-        for i, (lat, lng) in enumerate(path)
-    ]
-    start = event(
-        gateway,
-        device,
-        timestamp=t,
-        vehicle_state="on_trip",
-        event_types=["trip_start"],
-        trip_ids=[trip],
-        location={"lat": path[0][0], "lng": path[0][1]},
-    )
-    end = event(
-        gateway,
-        device,
-        timestamp=t + 10_000 * steps,
-        vehicle_state="available",
-        event_types=["trip_end"],
-        trip_ids=[trip],
-        location={"lat": path[-1][0], "lng": path[-1][1]},
-    )
-    length = sum(haversine_m(*a, *b) for a, b in itertools.pairwise(path))
-    return points, [start, end], length
-
-
-async def trip_row(session: AsyncSession, trip: str) -> Trip:
-    return (await session.execute(select(Trip).where(Trip.trip_id == uuid.UUID(trip)))).scalar_one()
+from tests.conftest import TenantFactory, auth
+from tests.payloads import event, now_ms, post, register
+from tests.rides import ride
+from tests.rows import trip_row
+from tests.zones import disc, zone
 
 
 async def test_a_trip_is_measured_along_its_telemetry(

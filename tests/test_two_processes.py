@@ -17,9 +17,8 @@ from app.core.auth import Role
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL
 from tests.faults import committed_tenants, eventually, proxy
 from tests.payloads import event, now_ms, point, vehicle
-from tests.processes import FLEETBED, free_port
-from tests.test_hotstate_recovery import RedisProcess
-from tests.test_zones_api import CENTRE, disc
+from tests.processes import FLEETBED, RedisProcess, free_port
+from tests.zones import CENTRE, disc
 
 
 def _read(path: Path) -> str:

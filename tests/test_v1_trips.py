@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Role
 from fleet.reporting.models import AuditEntry
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import now_ms, register
-from tests.test_agency_trips import trip
+from tests.payloads import now_ms, register, trip
 
 TRIPS = "/v1/trips"
 MINUTE_MS = 60_000

@@ -9,7 +9,7 @@ from httpx import AsyncClient
 from app.core.auth import Mode
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, response_validator
-from tests.payloads import event, now_ms, point, register
+from tests.payloads import event, now_ms, point, post, register
 
 STATUS = "/mds/agency/vehicles/status"
 
@@ -25,11 +25,6 @@ STATE_EVENTS: dict[Mode, tuple[list[str], list[str]]] = {
 def _up(tenant: Tenant) -> dict[str, Any]:
     """Fields of an event into `available` in the tenant's mode."""
     return {"vehicle_state": "available", "event_types": STATE_EVENTS[tenant.mode][1]}
-
-
-async def post(client: AsyncClient, tenant: Tenant, path: str, items: list[Any]) -> None:
-    response = await client.post(f"/mds/agency/{path}", headers=tenant.headers, json=items)
-    assert response.status_code == 201, response.text
 
 
 async def give_status(

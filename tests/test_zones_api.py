@@ -1,7 +1,6 @@
 """Zones: publishing, versions, tenancy, validation, point queries, MDS Geography, reload."""
 
 import asyncio
-import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,61 +19,16 @@ from geofencing import zones
 from geofencing.models import Zone
 from geofencing.schemas import ZoneCreate
 from geofencing.zones import ZoneLimits, ZoneScope
-from tests.conftest import Tenant, TenantFactory, make_settings
+from tests.conftest import Tenant, TenantFactory, auth, make_settings
 from tests.mds_schemas import assert_valid, response_validator
+from tests.zones import CENTRE, disc, publish, ring, zone
 
-CENTRE = (56.0465, 12.6945)  # Helsingborg C
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def ring(lat: float, lng: float, radius_m: float, n: int = 24) -> list[list[float]]:
-    """A closed ring of `n` points around a centre, as [lng, lat]."""
-    dlat = radius_m / 111_320
-    dlng = radius_m / (111_320 * math.cos(math.radians(lat)))
-    points = [
-        [
-            round(lng + dlng * math.cos(2 * math.pi * i / n), 7),
-            round(lat + dlat * math.sin(2 * math.pi * i / n), 7),
-        ]
-        for i in range(n)
-    ]
-    return [*points, points[0]]
-
-
-def disc(
-    radius_m: float = 300, hole_m: float | None = None, centre: tuple[float, float] = CENTRE
-) -> dict[str, Any]:
-    rings = [ring(*centre, radius_m)]
-    if hole_m:
-        rings.append(list(reversed(ring(*centre, hole_m))))
-    return {"type": "Polygon", "coordinates": rings}
-
-
-def zone(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Centre slow zone",
-        "kind": "slow",
-        "max_speed_kph": 10,
-        "geometry": disc(),
-    }
-    body.update(fields)
-    return body
 
 
 @pytest.fixture
 async def planner(tenant: TenantFactory) -> Tenant:
     return await tenant(Role.CITY_PLANNER)
-
-
-def auth(tenant: Tenant) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tenant.key}"}
-
-
-async def publish(client: AsyncClient, who: Tenant, **fields: Any) -> dict[str, Any]:
-    response = await client.post("/v1/zones", headers=auth(who), json=zone(**fields))
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def test_planner_publishes_a_city_zone_with_a_cover(

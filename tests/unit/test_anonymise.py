@@ -117,7 +117,6 @@ def test_pseudonyms_are_salted_truncated_hmacs() -> None:
     first = pseudonym(salt, "trips.device_id", device)
     assert first == pseudonym(salt, "trips.device_id", device)
     assert len(first) == 24
-    assert int(first, 16) >= 0
     expected = hmac.new(salt, f"trips.device_id:{device}".encode(), hashlib.sha256).hexdigest()
     assert first == expected[:24]
     assert pseudonym(salt, "trips.device_id", device, part=1) == expected[24:48]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 
-from fleet.demo.summary import (
+from demo.summary import (
     NO_EVENT,
     VIOLATIONS,
     FleetSummary,

@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
-from fleet.demo.city import OPERATORS, demo_id
-from fleet.demo.fleet_plan import plan_fleet, split_total
+from demo.city import OPERATORS, demo_id
+from demo.fleet_plan import plan_fleet, split_total
 from fleet.vehicles.mds_schema import validate_vehicles
 
 

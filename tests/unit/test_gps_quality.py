@@ -4,7 +4,7 @@ import pytest
 
 from geofencing.violations import RIDING_IN_NO_RIDE_ZONE, violations_of
 from telemetry.quality import is_sentinel, known, sentinel_counts
-from tests.unit.test_violations import ZONES, obs
+from tests.unit.observations import ZONES, obs
 
 
 @pytest.mark.parametrize(

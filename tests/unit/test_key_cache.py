@@ -30,5 +30,5 @@ def test_size_is_bounded_by_dropping_the_oldest() -> None:
     for key_id in ("a", "b", "c"):
         cache.put(stored(key_id))
     assert cache.get("a") is None
-    assert cache.get("b") is not None
-    assert cache.get("c") is not None
+    assert cache.get("b") == stored("b")
+    assert cache.get("c") == stored("c")

@@ -1,6 +1,6 @@
 """The simulated clock: ahead of real time while catching up, never past it (pure)."""
 
-from fleet.simulator.clock import DEFAULT_LEAD_MS, PacedClock, SteppedClock, lead_ms
+from demo.simulator.clock import DEFAULT_LEAD_MS, PacedClock, SteppedClock, lead_ms
 
 REAL = 1_800_000_000_000
 

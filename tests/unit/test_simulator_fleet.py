@@ -17,18 +17,18 @@ from shapely.geometry import Point
 
 from app.core.auth import Mode
 from app.core.mds_batch import BatchLimits, BatchSchema, parse_batch
-from fleet.demo.city import OPERATORS
-from fleet.demo.fleet_plan import plan_fleet
+from demo.city import OPERATORS
+from demo.fleet_plan import plan_fleet
+from demo.simulator.batches import Batch, Endpoint
+from demo.simulator.misbehaviour import Rates
+from demo.simulator.vehicle import Environment
+from demo.simulator.world import Provider, World
 from fleet.events.schema import event_schema
 from fleet.events.state_machines import STATE_MACHINES
-from fleet.simulator.batches import Batch, Endpoint
-from fleet.simulator.misbehaviour import Rates
-from fleet.simulator.vehicle import Environment
-from fleet.simulator.world import Provider, World
 from fleet.trips.schema import trip_schema
 from telemetry.schema import telemetry_schema
 from tests.mds_schemas import assert_valid, model_validator
-from tests.unit.test_simulator_geometry import CMAP
+from tests.unit.city_maps import CMAP
 
 T0 = 1_778_580_000_000  # 2026-05-12 10:00 UTC, a Tuesday
 HOUR_MS = 3_600_000

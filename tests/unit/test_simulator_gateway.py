@@ -15,14 +15,14 @@ import pytest
 
 from app.cli import main
 from app.core.errors import InvalidInput
-from fleet.demo.city import OPERATORS
-from fleet.demo.keys_file import DemoKeys, OperatorKeys, write_keys_file
-from fleet.simulator.batches import Endpoint
-from fleet.simulator.command import credentials_from
-from fleet.simulator.gateway import Credentials
-from fleet.simulator.misbehaviour import Rates
-from fleet.simulator.runner import RunOptions, Scenario, Simulation
-from tests.unit.test_simulator_geometry import CMAP
+from demo.city import OPERATORS
+from demo.keys_file import DemoKeys, OperatorKeys, write_keys_file
+from demo.simulator.batches import Endpoint
+from demo.simulator.command import credentials_from
+from demo.simulator.gateway import Credentials
+from demo.simulator.misbehaviour import Rates
+from demo.simulator.runner import RunOptions, Scenario, Simulation
+from tests.unit.city_maps import CMAP
 
 END_MS = 1_778_580_000_000
 SCENARIO = Scenario(CMAP)

@@ -5,38 +5,16 @@ import random
 import pytest
 from shapely.geometry import LineString, Point
 
-from fleet.demo import city
-from fleet.simulator import paths
-from fleet.simulator.citymap import (
+from demo.simulator import paths
+from demo.simulator.citymap import (
     AREA_MARGIN_M,
     NO_RIDE_MARGIN_M,
-    CityMap,
     LocalFrame,
     distance,
     point_in,
 )
-from fleet.simulator.motion import CAREFUL, KPH, RECKLESS, Motion, heading, jitter
-
-# A service area shaped like Helsingborg's coarse outline near the centre: the coast runs
-# close past Oceanhamnen, as in the shared geodata, without depending on that file.
-SERVICE_AREA: city.Ring = [
-    (12.6553, 56.0791),
-    (12.6753, 56.0602),
-    (12.7004, 56.0059),
-    (12.7350, 55.9947),
-    (12.8600, 55.9800),
-    (12.8600, 56.1000),
-    (12.6600, 56.1000),
-    (12.6553, 56.0791),
-]
-
-
-def city_map() -> CityMap:
-    """The demo zones and hotspots in the synthetic service area."""
-    return CityMap.build(SERVICE_AREA, city.ZONES, city.HOTSPOTS)
-
-
-CMAP = city_map()
+from demo.simulator.motion import CAREFUL, KPH, RECKLESS, Motion, heading, jitter
+from tests.unit.city_maps import CMAP
 
 
 def test_the_local_frame_round_trips_and_measures_metres() -> None:

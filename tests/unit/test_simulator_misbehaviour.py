@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from fleet.simulator.batches import Batcher, Endpoint, Outbox
-from fleet.simulator.misbehaviour import TRIP_KINDS, Misbehaviour, Rates, trip_misbehaviour
+from demo.simulator.batches import Batcher, Endpoint, Outbox
+from demo.simulator.misbehaviour import TRIP_KINDS, Misbehaviour, Rates, trip_misbehaviour
 
 ALL = frozenset(Misbehaviour)
 

@@ -23,20 +23,9 @@ from geofencing.violations import (
     parking_alerts,
     parking_verdict,
 )
+from tests.unit.observations import ZONES, obs
 
 LIMITS = AlertLimits(min_depth_m=10, min_dwell_s=20, repeat_after_s=300)
-ZONES = {
-    "area": ZoneFacts("area", ZoneRule(ZoneKind.SERVICE_AREA)),
-    "slow": ZoneFacts("slow", ZoneRule(ZoneKind.SLOW, max_speed_kph=10)),
-    "noride": ZoneFacts("noride", ZoneRule(ZoneKind.NO_RIDE)),
-    "nomoped": ZoneFacts(
-        "nomoped", ZoneRule(ZoneKind.RESTRICTED, vehicle_types=frozenset({"moped"}))
-    ),
-}
-
-
-def obs(ts_s: float, zones: set[str], speed: float | None = 1.0, trip: bool = True) -> Observation:
-    return Observation("d1", int(ts_s * 1000), 56.0, 12.7, speed, trip, frozenset(zones))
 
 
 def run(

@@ -46,7 +46,7 @@ class CityKeys(_Model):
 
 
 class DemoKeys(_Model):
-    """The whole file: operators by their key in `fleet.demo.city`, and the city's keys."""
+    """The whole file: operators by their key in `demo.city`, and the city's keys."""
 
     providers: dict[str, OperatorKeys] = Field(default_factory=dict)
     city: CityKeys = Field(default_factory=CityKeys)

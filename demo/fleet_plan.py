@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.mds import PropulsionType, VehicleType
-from fleet.demo.city import OPERATORS, Operator, demo_id
+from demo.city import OPERATORS, Operator, demo_id
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ for a hotspot chosen by that pull, or wander a lognormal distance in any directi
 import math
 import random
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fleet.simulator.citymap import XY, CityMap, distance
+from app.core.mstime import from_ms
+from demo.simulator.citymap import XY, CityMap, distance
 
 # Relative demand per local hour (0-23); each profile averages 1 over a day.
 _COMMUTE = (
@@ -35,7 +36,7 @@ COMMUTE, LEISURE = _norm(_COMMUTE), _norm(_LEISURE)
 
 def local_time(ts_ms: int, tz: ZoneInfo) -> datetime:
     """The city's local time at `ts_ms`."""
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(tz)
+    return from_ms(ts_ms).astimezone(tz)
 
 
 def activity(ts_ms: int, tz: ZoneInfo, commute_share: float) -> float:

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 
 from app.core.errors import InvalidInput
-from fleet.demo.keys_file import read_keys_file
-from fleet.simulator.gateway import Credentials
-from fleet.simulator.runner import RunOptions, Scenario, Simulation
+from demo.keys_file import read_keys_file
+from demo.simulator.gateway import Credentials
+from demo.simulator.runner import RunOptions, Scenario, Simulation
 
 TIMEOUT_S = 30.0
 

@@ -15,7 +15,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.core.mds import MDS_MEDIA_TYPE, MDS_MEDIA_VERSION
-from fleet.demo.city import HOTSPOTS
+from demo.city import HOTSPOTS
 from geofencing.violations import (
     ENTER,
     EXIT,

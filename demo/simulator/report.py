@@ -11,8 +11,9 @@ from typing import Any
 
 import orjson
 
-from fleet.simulator.batches import Endpoint
-from fleet.simulator.misbehaviour import Misbehaviour
+from app.core.mstime import from_ms
+from demo.simulator.batches import Endpoint
+from demo.simulator.misbehaviour import Misbehaviour
 
 # The answers the simulator expects; anything else means the server refused valid data
 # (4xx) or failed (5xx, no answer after retries). `409 already_registered` is expected
@@ -96,7 +97,7 @@ class Report:
             statuses[str(status)] += n
         return {
             "updated_at": datetime.now(UTC).isoformat(),
-            "sim_time": datetime.fromtimestamp(self.sim_ms / 1000, UTC).isoformat(),
+            "sim_time": from_ms(self.sim_ms).isoformat(),
             "elapsed_s": round(time.monotonic() - self.started, 1),
             "points_sent": self.sent(Endpoint.TELEMETRY),
             "points_per_s": round(self.points_per_s(), 1),

@@ -17,16 +17,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from fleet.demo import city
-from fleet.demo.city import Operator
-from fleet.demo.fleet_plan import plan_fleet
-from fleet.simulator.citymap import CityMap
-from fleet.simulator.clock import PacedClock, SteppedClock
-from fleet.simulator.gateway import Credentials, Gateway, RateCap
-from fleet.simulator.misbehaviour import Rates
-from fleet.simulator.report import Report, write_status
-from fleet.simulator.vehicle import Environment
-from fleet.simulator.world import Provider, World
+from demo import city
+from demo.city import Operator
+from demo.fleet_plan import plan_fleet
+from demo.simulator.citymap import CityMap
+from demo.simulator.clock import PacedClock, SteppedClock
+from demo.simulator.gateway import Credentials, Gateway, RateCap
+from demo.simulator.misbehaviour import Rates
+from demo.simulator.report import Report, write_status
+from demo.simulator.vehicle import Environment
+from demo.simulator.world import Provider, World
 
 TICK_S = 0.5
 STATUS_EVERY_S = 1.0

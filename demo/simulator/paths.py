@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
-from fleet.simulator.citymap import XY, CityMap, distance, nearest_exit
+from demo.simulator.citymap import XY, CityMap, distance, nearest_exit
 
 # Vertices of a curve every this many metres, enough for a smooth ride.
 VERTEX_SPACING_M = 40.0

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fleet.demo.summary import NO_EVENT, FleetSummary
+from demo.summary import NO_EVENT, FleetSummary
 
 # A vehicle's state is that of its last event (as the live state and MDS status have it);
 # one index lookup per vehicle through (device_id, occurred_at DESC).

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
 from app.core.errors import Conflict, InvalidInput, NotFound
-from fleet.demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
-from fleet.demo.fleet_plan import plan_fleet
-from fleet.demo.keys_file import CityKeys, DemoKeys, OperatorKeys
+from app.core.mstime import to_ms
+from demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
+from demo.fleet_plan import plan_fleet
+from demo.keys_file import CityKeys, DemoKeys, OperatorKeys
 from fleet.reporting.metrics_catalog import DEPLOYED_STATES as METRICS_DEPLOYED_STATES
 from fleet.tenancy.keys import parse_key, secret_matches
 from fleet.tenancy.service import create_key, create_provider, get_provider, load_key
@@ -352,7 +353,7 @@ async def _ensure_policies(
     session: AsyncSession, zone_ids: dict[str, uuid.UUID], now: datetime, tally: Tally
 ) -> list[uuid.UUID]:
     modes = list(dict.fromkeys(op.mode for op in OPERATORS))
-    start_ms = int(now.timestamp() * 1000) + MIN_LEAD_TIME_MS
+    start_ms = to_ms(now) + MIN_LEAD_TIME_MS
     for mode in modes:
         try:
             await get_policy(session, policy_id=policy_id(mode))

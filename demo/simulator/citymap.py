@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from fleet.demo.city import DemoZone, Hotspot, Ring
+from demo.city import DemoZone, Hotspot, Ring
 
 METRES_PER_DEG_LAT = 110_574.0
 METRES_PER_DEG_LNG_EQUATOR = 111_320.0

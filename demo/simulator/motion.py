@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from shapely.geometry import LineString
 
-from fleet.simulator.citymap import XY, CityMap
+from demo.simulator.citymap import XY, CityMap
 
 # Well-behaved riders keep under this share of a slow zone's limit; reckless ones go at
 # least `RECKLESS` times the limit through it.

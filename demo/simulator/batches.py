@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from fleet.simulator.misbehaviour import Rates
+from demo.simulator.misbehaviour import Rates
 
 MINUTE_MS = 60_000
 

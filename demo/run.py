@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.resources import make_engine
 from app.settings import Settings
-from fleet.demo.city import OPERATORS
-from fleet.demo.summary import (
+from demo.city import OPERATORS
+from demo.summary import (
     RECENT,
     FleetSummary,
     ServerHealth,
@@ -41,7 +41,7 @@ from fleet.demo.summary import (
     render_line,
     render_screen,
 )
-from fleet.demo.summary_queries import fleet_summary
+from demo.summary_queries import fleet_summary
 
 CLI = (sys.executable, "-m", "app.cli")
 REFRESH_S = 2.0

@@ -2,8 +2,8 @@
 
 import argparse
 
-from fleet.demo.city import GEODATA
-from fleet.demo.keys_file import DEFAULT_KEYS_PATH
+from demo.city import GEODATA
+from demo.keys_file import DEFAULT_KEYS_PATH
 
 SIMULATE_HELP = """\
 Acts as the vehicle gateways of the demo operators (keys from `fleetbed demo seed`): it

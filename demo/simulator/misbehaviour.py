@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from shapely.geometry import Point, Polygon
 
-from fleet.simulator.citymap import PARKING_MARGIN_M, XY, CityMap, distance, point_in
+from demo.simulator.citymap import PARKING_MARGIN_M, XY, CityMap, distance, point_in
 
 
 class Misbehaviour(StrEnum):

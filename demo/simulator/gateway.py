@@ -11,9 +11,9 @@ import httpx
 import orjson
 
 from app.core.mds import MDS_MEDIA_TYPE, MDS_MEDIA_VERSION
-from fleet.demo.fleet_plan import PlannedVehicle
-from fleet.simulator.batches import Batch, Endpoint, chunks
-from fleet.simulator.report import NO_ANSWER, Report
+from demo.fleet_plan import PlannedVehicle
+from demo.simulator.batches import Batch, Endpoint, chunks
+from demo.simulator.report import NO_ANSWER, Report
 
 MDS_ACCEPT = f"{MDS_MEDIA_TYPE};version={MDS_MEDIA_VERSION}"
 # fleetbed's default page size cap and a vehicle batch every configuration accepts.

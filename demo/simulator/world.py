@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.core.auth import Mode
-from fleet.demo.fleet_plan import PlannedVehicle
-from fleet.simulator.batches import Batch, Batcher, Outbox
-from fleet.simulator.vehicle import Environment, VehicleSim
+from demo.fleet_plan import PlannedVehicle
+from demo.simulator.batches import Batch, Batcher, Outbox
+from demo.simulator.vehicle import Environment, VehicleSim
 
 
 @dataclass(frozen=True)

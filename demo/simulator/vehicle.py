@@ -26,12 +26,12 @@ from shapely.geometry import LineString, Point
 
 from app.core.auth import Mode
 from app.core.mds import VehicleType
-from fleet.demo.fleet_plan import PlannedVehicle
-from fleet.simulator import demand, paths, payloads, rides
-from fleet.simulator.batches import Outbox
-from fleet.simulator.citymap import XY, CityMap, distance
-from fleet.simulator.misbehaviour import TRIP_KINDS, Misbehaviour, Rates
-from fleet.simulator.motion import Motion, jitter, reported_speed
+from demo.fleet_plan import PlannedVehicle
+from demo.simulator import demand, paths, payloads, rides
+from demo.simulator.batches import Outbox
+from demo.simulator.citymap import XY, CityMap, distance
+from demo.simulator.misbehaviour import TRIP_KINDS, Misbehaviour, Rates
+from demo.simulator.motion import Motion, jitter, reported_speed
 
 MINUTE_MS = 60_000
 # An idle vehicle reconsiders at least this often (demand changes by the hour).

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 from shapely.geometry import LineString
 
-from fleet.simulator import demand, paths
-from fleet.simulator.citymap import XY, CityMap, distance
-from fleet.simulator.misbehaviour import (
+from demo.simulator import demand, paths
+from demo.simulator.citymap import XY, CityMap, distance
+from demo.simulator.misbehaviour import (
     Misbehaviour,
     Rates,
     no_ride_target,
