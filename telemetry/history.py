@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.core.mstime import sql_ms
+from app.core.mstime import sql_from_ms, sql_ms
 from telemetry.partitions import create_partitions, days_of, existing_days
 from telemetry.schema import Telemetry, extras
 
@@ -55,7 +55,7 @@ CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
 _MOVE = f"""
 WITH moved AS (DELETE FROM telemetry_staging RETURNING *)
 INSERT INTO telemetry (recorded_at, {_STORED})
-SELECT timestamptz 'epoch' + ts_ms * interval '1 millisecond', {_STORED} FROM moved
+SELECT {sql_from_ms("ts_ms")}, {_STORED} FROM moved
 ON CONFLICT DO NOTHING
 RETURNING device_id::text, {sql_ms("recorded_at")}
 """  # noqa: S608

@@ -11,12 +11,13 @@ from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.core.auth import Role
+from app.core.mstime import to_ms
 from fleet.live.geo import haversine_m
-from fleet.trips.late_telemetry import LateTelemetry
+from fleet.trips.late_telemetry import LateTelemetry, trips_holding
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory
 from tests.payloads import event, now_ms, point, post, register
-from tests.rows import trip_row
+from tests.rows import add_trip, trip_row
 
 CORNER = (56.0465, 12.6945)
 STEP = 0.0004  # degrees of latitude, about 44 m
@@ -188,9 +189,34 @@ async def test_a_failed_re_measure_is_counted_and_does_not_raise() -> None:
         lateness=timedelta(minutes=15), share=0.25, count_failure=lambda: failures.append(1)
     )
     try:
-        done = await late.remeasure(
-            async_sessionmaker(engine), provider_id=uuid.uuid4(), points={uuid.uuid4(): [now_ms()]}
-        )
+        done = await late.remeasure(async_sessionmaker(engine), trip_ids=[uuid.uuid4()])
     finally:
         await engine.dispose()
     assert (done, failures) == (0, [1])
+
+
+async def test_the_points_a_closed_trip_holds_are_found_by_its_span(
+    tenant: TenantFactory, session: AsyncSession
+) -> None:
+    gateway, other = await tenant(), await tenant()
+    provider = gateway.provider_id
+    assert provider is not None
+    device, elsewhere = uuid.uuid4(), uuid.uuid4()
+    end_at = datetime(2026, 3, 2, 8, 10, tzinfo=UTC)
+    closed = await add_trip(session, provider, device, end_at=end_at, duration_s=600)
+    await add_trip(session, provider, device, end_at=end_at, status="open")
+    # The same device id in another fleet has a trip of the same span: not ours.
+    await add_trip(session, other.provider_id, device, end_at=end_at, duration_s=600)
+    end = to_ms(end_at)
+    start = end - 600_000
+
+    async def holding(*points: tuple[uuid.UUID, int]) -> list[uuid.UUID]:
+        asked = [(str(d), ts) for d, ts in points]
+        return await trips_holding(session, provider_id=provider, points=asked)
+
+    for inside in (start, start + 1, end - 1, end):
+        assert await holding((device, inside)) == [closed.trip_id], inside
+    assert await holding((device, start - 1), (device, end + 1), (elsewhere, start + 1)) == []
+    # Several points in one span name the trip once.
+    assert await holding((device, start + 1), (device, end - 1)) == [closed.trip_id]
+    assert await holding() == []

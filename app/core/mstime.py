@@ -42,3 +42,8 @@ def sql_ms(expr: str) -> str:
     """SQL giving integer milliseconds since the epoch of a timestamptz expression,
     rounded down like `to_ms` (extract yields an exact numeric, not a float)."""
     return f"floor(extract(epoch FROM {expr}) * 1000)::bigint"
+
+
+def sql_from_ms(expr: str) -> str:
+    """SQL giving the exact timestamptz of an integer-milliseconds expression."""
+    return f"(timestamptz 'epoch' + ({expr}) * interval '1 millisecond')"

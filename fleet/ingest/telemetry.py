@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
-from fleet.trips.late_telemetry import LateTelemetry, times_by_device
+from fleet.trips.late_telemetry import LateTelemetry, trips_holding
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.history import HistoryWriter
 from telemetry.hotstate.store import PositionUpdate
@@ -57,8 +57,9 @@ class TelemetryIngest:
         provider_id: uuid.UUID,
         batch: PostedBatch,
     ) -> int:
-        """Validate, store in one transaction, then update the live state and re-measure
-        the closed trips the new points fall in (in a transaction of its own)."""
+        """Validate, store in one transaction (which also finds the closed trips the new
+        points fall in), then update the live state and re-measure those trips (in a
+        transaction of their own)."""
         points = parse_or_reject(batch, telemetry_schema(str(provider_id)))
         async with sessionmaker.begin() as session:
             infos = await self.directory.resolve(
@@ -72,12 +73,13 @@ class TelemetryIngest:
             outcome = await self.rules.on_telemetry(
                 session, provider_id=provider_id, points=fresh, infos=infos
             )
+            late_for = await trips_holding(
+                session,
+                provider_id=provider_id,
+                points=[(p["device_id"], p["timestamp"]) for p in fresh],
+            )
         self.count_sentinels(sentinel_counts(p["location"] for p in fresh))
         await self.live.positions(provider_id, latest_positions(fresh, infos))
         await self.rules.publish(provider_id, outcome)
-        await self.late.remeasure(
-            sessionmaker,
-            provider_id=provider_id,
-            points=times_by_device((p["device_id"], p["timestamp"]) for p in fresh),
-        )
+        await self.late.remeasure(sessionmaker, trip_ids=late_for)
         return len(points)

@@ -1,24 +1,24 @@
 """Telemetry that arrives after its trip closed re-measures the trip.
 
 Gateways send batches late, so a trip closed by its end event may lack points of its
-span. After a batch is stored, the closed trips whose span holds one of its points are
-measured again from all stored telemetry. Until the trip's end hour is served as settled
-the new measurement replaces fleetbed's figure (and the city's, where the operator gave
-none); afterwards the city keeps what it was given and the measurement is recorded
-beside it.
+span. While a batch is stored, one query finds the closed trips whose span holds one of
+its points (almost always none: live points come after their trip's end); after the
+batch is committed those trips are locked and measured again from all stored telemetry.
+Until the trip's end hour is served as settled the new measurement replaces fleetbed's
+figure (and the city's, where the operator gave none); afterwards the city keeps what it
+was given and the measurement is recorded beside it.
 """
 
-import bisect
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.mstime import from_ms, to_ms
+from app.core.mstime import sql_from_ms
 from fleet.trips.measure import (
     record_late_measurement,
     record_measurement,
@@ -31,34 +31,30 @@ from fleet.trips.settling import end_hour_settled
 
 log = logging.getLogger(__name__)
 
-# Closed trips of the batch's devices overlapping each device's time range, locked in
-# trip order so that two batches re-measuring the same trips wait instead of deadlocking.
-_OVERLAPPING = text(
-    """
-    SELECT t.* FROM trips t
-    JOIN unnest(CAST(:devices AS uuid[]), CAST(:firsts AS timestamptz[]),
-                CAST(:lasts AS timestamptz[])) AS q(device_id, first_at, last_at)
-      ON t.device_id = q.device_id
-    WHERE t.provider_id = :provider_id AND t.status = 'closed'
-      AND t.end_at >= q.first_at AND t.start_at <= q.last_at
-    ORDER BY t.trip_id
-    FOR UPDATE OF t
-    """
+_POINT_AT = sql_from_ms("q.ts_ms")
+# One index probe per point (ix_trips_closed_device_end): closed trips of the device
+# that end at or after the point and started at or before it.
+_HOLDING = text(
+    f"""
+    SELECT DISTINCT t.trip_id
+    FROM unnest(CAST(:devices AS uuid[]), CAST(:times AS bigint[])) AS q(device_id, ts_ms)
+    JOIN trips t ON t.provider_id = :provider_id AND t.device_id = q.device_id
+    WHERE t.status = 'closed' AND t.end_at >= {_POINT_AT} AND t.start_at <= {_POINT_AT}
+    """  # noqa: S608 (constants only)
 )
 
 
-def times_by_device(points: Iterable[tuple[str, int]]) -> dict[uuid.UUID, list[int]]:
-    """The sorted timestamps (ms) of each device's (device_id, timestamp) points."""
-    found: dict[uuid.UUID, list[int]] = {}
-    for device_id, ts_ms in points:
-        found.setdefault(uuid.UUID(device_id), []).append(ts_ms)
-    return {device: sorted(times) for device, times in found.items()}
-
-
-def holds_any(times: Sequence[int], start_ms: int, end_ms: int) -> bool:
-    """Whether one of the sorted `times` lies in [start_ms, end_ms]."""
-    i = bisect.bisect_left(times, start_ms)
-    return i < len(times) and times[i] <= end_ms
+async def trips_holding(
+    session: AsyncSession, *, provider_id: uuid.UUID, points: Sequence[tuple[str, int]]
+) -> list[uuid.UUID]:
+    """The closed trips whose span holds one of the (device_id, timestamp ms) points."""
+    if not points:
+        return []
+    devices, times = zip(*points, strict=True)
+    found = await session.scalars(
+        _HOLDING, {"provider_id": provider_id, "devices": list(devices), "times": list(times)}
+    )
+    return list(found)
 
 
 @dataclass
@@ -74,53 +70,36 @@ class LateTelemetry:
     limits: RouteLimits = field(default_factory=RouteLimits)
 
     async def remeasure(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        *,
-        provider_id: uuid.UUID,
-        points: Mapping[uuid.UUID, Sequence[int]],
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, trip_ids: Sequence[uuid.UUID]
     ) -> int:
-        """Re-measure the trips the points fall in; returns how many. Never raises."""
-        if not points:
+        """Re-measure the trips (found by `trips_holding`); returns how many. Never raises."""
+        if not trip_ids:
             return 0
         try:
             async with sessionmaker.begin() as session:
-                return await self._remeasure(session, provider_id=provider_id, points=points)
+                return await self._remeasure(session, trip_ids=trip_ids)
         except Exception:
             log.exception("re-measuring trips after late telemetry failed")
             self.count_failure()
             return 0
 
-    async def _remeasure(
-        self,
-        session: AsyncSession,
-        *,
-        provider_id: uuid.UUID,
-        points: Mapping[uuid.UUID, Sequence[int]],
-    ) -> int:
-        devices = list(points)
-        query = select(Trip).from_statement(_OVERLAPPING)
-        candidates = await session.scalars(
-            query,
-            {
-                "provider_id": provider_id,
-                "devices": devices,
-                "firsts": [from_ms(points[d][0]) for d in devices],
-                "lasts": [from_ms(points[d][-1]) for d in devices],
-            },
+    async def _remeasure(self, session: AsyncSession, *, trip_ids: Sequence[uuid.UUID]) -> int:
+        # Locked in trip order, so that two batches re-measuring the same trips wait
+        # instead of deadlocking; a trip reopened meanwhile is left to its lifecycle.
+        query = (
+            select(Trip)
+            .where(Trip.trip_id.in_(trip_ids), Trip.status == "closed")
+            .order_by(Trip.trip_id)
+            .with_for_update()
         )
+        trips = (await session.scalars(query)).all()
         now = datetime.now(UTC)
-        count = 0
-        for trip in candidates.all():
-            assert trip.start_at is not None
+        for trip in trips:
             assert trip.end_at is not None
-            if not holds_any(points[trip.device_id], to_ms(trip.start_at), to_ms(trip.end_at)):
-                continue
             route, _ = await route_of(session, trip=trip, limits=self.limits)
             if end_hour_settled(trip.end_at, now, self.lateness):
                 record_late_measurement(trip, route, now)
             else:
                 record_measurement(trip, route)
                 refresh_figures(trip, self.share)
-            count += 1
-        return count
+        return len(trips)

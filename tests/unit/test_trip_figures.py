@@ -1,13 +1,11 @@
 """The city's trip figures, discrepancies, and when a trip's end hour is settled."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from fleet.reporting.hours import HourState, hour_containing, hour_state, served_as_settled
 from fleet.trips.figures import Figures, city_figures, discrepancies
-from fleet.trips.late_telemetry import holds_any, times_by_device
 from fleet.trips.settling import end_hour_settled
 
 LATENESS = timedelta(minutes=15)
@@ -70,16 +68,3 @@ def test_a_trip_ending_on_the_hour_belongs_to_the_next() -> None:
     end = datetime(2026, 12, 3, 11, tzinfo=UTC)
     assert not end_hour_settled(end, datetime(2026, 12, 3, 11, 20, tzinfo=UTC), LATENESS)
     assert end_hour_settled(end, datetime(2026, 12, 3, 12, 15, tzinfo=UTC), LATENESS)
-
-
-def test_the_points_of_a_batch_fall_in_trip_spans() -> None:
-    device = str(uuid.uuid4())
-    times = times_by_device([(device, 30), (device, 10), (device, 20)])
-    assert times == {uuid.UUID(device): [10, 20, 30]}
-    [found] = times.values()
-    assert holds_any(found, 10, 10)
-    assert holds_any(found, 15, 25)
-    assert holds_any(found, 30, 99)
-    assert not holds_any(found, 11, 19)
-    assert not holds_any(found, 31, 99)
-    assert not holds_any(found, 0, 9)
