@@ -76,6 +76,9 @@ TELEMETRY_FIELDS = field_names(Telemetry)
 
 def extras(point: Telemetry) -> dict[str, Any] | None:
     """The fields of a point MDS does not define, those of its location under `location`."""
+    # Runs once per stored point, and most points hold only fields MDS defines.
+    if TELEMETRY_FIELDS.issuperset(point) and GPS_FIELDS.issuperset(point["location"]):
+        return None
     found = unknown_fields(point, TELEMETRY_FIELDS)
     in_location = unknown_fields(point["location"], GPS_FIELDS)
     if in_location:
