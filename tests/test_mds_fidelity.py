@@ -10,12 +10,14 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.auth import Mode
+from app.core.auth import Mode, Role
+from app.core.mstime import to_ms
 from fleet.events.models import VehicleEvent
 from fleet.trips.models import Trip
 from fleet.vehicles.models import Vehicle
 from telemetry.models import TelemetryPoint
 from tests.conftest import Tenant, TenantFactory
+from tests.hours import closed_hour, hour_text
 from tests.mds_schemas import assert_valid, model_validator
 from tests.payloads import HELSINGBORG, event, now_ms, point, register, trip, vehicle
 
@@ -182,3 +184,31 @@ async def test_unknown_telemetry_fields_come_back_as_given(
     assert status.status_code == 200, status.text
     [found] = status.json()["vehicles_status"]
     assert found["last_telemetry"] == sent
+
+
+async def test_unknown_trip_fields_come_back_in_provider_trips_as_given(
+    client: AsyncClient, tenant: TenantFactory
+) -> None:
+    gateway = await tenant()
+    [device] = await register(client, gateway)
+    hour = closed_hour()
+    end = to_ms(hour + timedelta(minutes=30))
+    # An operator's field named like fleetbed's extension does not replace it.
+    sent = trip(
+        gateway,
+        device,
+        start_time=end - 600_000,
+        end_time=end,
+        firmware="4.2.1",
+        ride_rating={"stars": 5},
+        fleetbed="theirs",
+    )
+    response = await client.post("/mds/agency/trips", headers=gateway.headers, json=[sent])
+    assert response.status_code == 201, response.text
+    auditor = await tenant(Role.CITY_AUDITOR)
+    params = {"end_time": hour_text(hour), "provider_id": str(gateway.provider_id)}
+    served = await client.get("/mds/provider/trips", headers=auditor.headers, params=params)
+    assert served.status_code == 200, served.text
+    [found] = served.json()["trips"]
+    assert (found["firmware"], found["ride_rating"]) == ("4.2.1", {"stars": 5})
+    assert found["fleetbed"]["measured"]["duration"] == 600

@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.mds_types import unknown_fields
 from app.core.mstime import sql_ms, to_ms
 from fleet.reporting.hours import HOUR
 from fleet.trips.models import Trip, reported
+from fleet.trips.schema import TRIP_FIELDS
 from telemetry.records import telemetry_record
 
 # The provider's own record adds these to the trip's figures.
@@ -63,7 +65,8 @@ def fleetbed_figures(trip: Trip) -> dict[str, Any]:
 
 def mds_trip(trip: Trip) -> dict[str, Any]:
     """A closed trip as an MDS Trip: the operator's figures where given, else fleetbed's;
-    the provider's extras; fleetbed's measurement in the `fleetbed` extension."""
+    the provider's extras and unknown fields; fleetbed's measurement in the `fleetbed`
+    extension."""
     assert trip.start_at is not None
     assert trip.end_at is not None
     record: dict[str, Any] = {
@@ -81,6 +84,9 @@ def mds_trip(trip: Trip) -> dict[str, Any]:
         record["parking_category"] = trip.parking_category
     agency = trip.details.get("agency") or {}
     record.update({k: agency[k] for k in _FROM_AGENCY if k in agency})
+    # Fields MDS does not define go back as the operator sent them; fleetbed's own
+    # extension comes last, so that a field of that name cannot stand in for it.
+    record.update(unknown_fields(agency, TRIP_FIELDS))
     record["fleetbed"] = fleetbed_figures(trip)
     return record
 
