@@ -9,13 +9,14 @@ from tests.payloads import event, point
 from tests.zones import CENTRE
 
 STEP = 0.0004  # degrees of latitude between fixes, about 44 m
+Path = list[tuple[float, float]]
 
 
-def ride(
-    gateway: Tenant, device: str, trip: str, t: int, steps: int
+def ride_along(
+    gateway: Tenant, device: str, trip: str, t: int, path: Path
 ) -> tuple[list[Any], list[Any], float]:
-    """A straight ride north from the centre: start and end events, telemetry, its length."""
-    path = [(CENTRE[0] + STEP * i, CENTRE[1]) for i in range(steps + 1)]
+    """A ride along `path`, one fix every 10 s from `t`: its telemetry, its start and end
+    events, and its length."""
     points = [
         point(
             gateway,
@@ -26,23 +27,27 @@ def ride(
         )
         for i, (lat, lng) in enumerate(path)
     ]
-    start = event(
-        gateway,
-        device,
-        timestamp=t,
-        vehicle_state="on_trip",
-        event_types=["trip_start"],
-        trip_ids=[trip],
-        location={"lat": path[0][0], "lng": path[0][1]},
-    )
-    end = event(
-        gateway,
-        device,
-        timestamp=t + 10_000 * steps,
-        vehicle_state="available",
-        event_types=["trip_end"],
-        trip_ids=[trip],
-        location={"lat": path[-1][0], "lng": path[-1][1]},
-    )
+
+    def at(i: int, state: str, kind: str) -> dict[str, Any]:
+        lat, lng = path[i]
+        return event(
+            gateway,
+            device,
+            timestamp=t + 10_000 * i,
+            vehicle_state=state,
+            event_types=[kind],
+            trip_ids=[trip],
+            location={"lat": lat, "lng": lng},
+        )
+
+    events = [at(0, "on_trip", "trip_start"), at(len(path) - 1, "available", "trip_end")]
     length = sum(haversine_m(*a, *b) for a, b in itertools.pairwise(path))
-    return points, [start, end], length
+    return points, events, length
+
+
+def ride(
+    gateway: Tenant, device: str, trip: str, t: int, steps: int
+) -> tuple[list[Any], list[Any], float]:
+    """A straight ride north from the centre, `steps` fixes long."""
+    path = [(CENTRE[0] + STEP * i, CENTRE[1]) for i in range(steps + 1)]
+    return ride_along(gateway, device, trip, t, path)

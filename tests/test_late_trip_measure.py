@@ -1,7 +1,6 @@
 """Telemetry that arrives after its trip closed re-measures the trip until its end hour
 is served as settled; afterwards the city's figure stays and the late one sits beside it."""
 
-import itertools
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,15 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.core.auth import Role
 from app.core.mstime import to_ms
-from fleet.live.geo import haversine_m
 from fleet.trips.late_telemetry import LateTelemetry, trips_holding
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory
-from tests.payloads import event, now_ms, point, post, register
+from tests.payloads import now_ms, post, register
+from tests.rides import STEP, ride_along
 from tests.rows import add_trip, trip_row
 
 CORNER = (56.0465, 12.6945)
-STEP = 0.0004  # degrees of latitude, about 44 m
 EAST_STEP = STEP / math.cos(math.radians(CORNER[0]))  # about 44 m of longitude here
 LEG = 12  # fixes north, then as many east: about 1,070 m; the cut corner about 750 m
 
@@ -29,36 +27,14 @@ def corner_ride(gateway: Tenant, device: str, trip: str, t: int) -> dict[str, An
     """A ride north, then east, one fix every 10 s: its events, its points, its length."""
     path = [(CORNER[0] + STEP * i, CORNER[1]) for i in range(LEG + 1)]
     path += [(path[-1][0], CORNER[1] + EAST_STEP * i) for i in range(1, LEG + 1)]
-    points = [
-        point(
-            gateway,
-            device,
-            timestamp=t + 10_000 * i,
-            trip_ids=[trip],
-            location={"lat": lat, "lng": lng, "horizontal_accuracy": 5.0},
-        )
-        for i, (lat, lng) in enumerate(path)
-    ]
-
-    def at(i: int, state: str, kind: str) -> dict[str, Any]:
-        lat, lng = path[i]
-        return event(
-            gateway,
-            device,
-            timestamp=t + 10_000 * i,
-            vehicle_state=state,
-            event_types=[kind],
-            trip_ids=[trip],
-            location={"lat": lat, "lng": lng},
-        )
-
+    points, events, length = ride_along(gateway, device, trip, t, path)
     return {
-        "events": [at(0, "on_trip", "trip_start"), at(len(path) - 1, "available", "trip_end")],
+        "events": events,
         "points": points,
         # The gateway's late batch: the fixes around the corner.
         "early": points[:3] + points[-3:],
         "late": points[3:-3],
-        "length": sum(haversine_m(*a, *b) for a, b in itertools.pairwise(path)),
+        "length": length,
     }
 
 
@@ -71,7 +47,7 @@ async def fresh(session: AsyncSession, trip: str) -> Trip:
 def hour_ago(hours: int) -> int:
     """A time `hours` whole hours before this hour began, in ms (its hour settled long ago)."""
     start = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
-    return int((start - timedelta(hours=hours)).timestamp() * 1000)
+    return to_ms(start - timedelta(hours=hours))
 
 
 async def test_telemetry_before_the_end_measures_the_whole_route(

@@ -15,12 +15,12 @@ from app.core.auth import Role
 from app.main import create_app
 from app.settings import TripSettings
 from fleet.trips.models import Trip
-from tests.conftest import Tenant, TenantFactory, auth, bound_to, make_settings
+from tests.conftest import Tenant, TenantFactory, bound_to, make_settings
 from tests.mds_schemas import assert_valid, response_validator
 from tests.payloads import now_ms, post, register, trip
 from tests.rides import ride
 from tests.rows import trip_row
-from tests.zones import disc, zone
+from tests.zones import disc, publish
 
 
 def claim(
@@ -177,16 +177,10 @@ async def test_parking_the_zones_call_invalid_is_flagged(
     trip_id = str(uuid.uuid4())
     _, events, length = ride(gateway, device, trip_id, now_ms() + 2_000, 3)
     end = events[1]["location"]
-    created = await client.post(
-        "/v1/zones",
-        headers=auth(planner),
-        json=zone(
-            kind="no_parking",
-            max_speed_kph=None,
-            geometry=disc(60, centre=(end["lat"], end["lng"])),
-        ),
+    centre = (end["lat"], end["lng"])
+    await publish(
+        client, planner, kind="no_parking", max_speed_kph=None, geometry=disc(60, centre=centre)
     )
-    assert created.status_code == 201, created.text
     record = claim(
         gateway, device, trip_id, events, distance=round(length), parking_category="rack"
     )

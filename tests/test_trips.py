@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Role
 from fleet.live.geo import haversine_m
 from fleet.trips.lifecycle import close_abandoned
-from tests.conftest import TenantFactory, auth
+from tests.conftest import TenantFactory
 from tests.payloads import event, now_ms, post, register
 from tests.rides import ride
 from tests.rows import trip_row
-from tests.zones import disc, zone
+from tests.zones import disc, publish
 
 
 async def test_a_trip_is_measured_along_its_telemetry(
@@ -88,16 +88,10 @@ async def test_a_trip_ending_in_a_no_parking_zone_is_invalid_parking(
     t = now_ms() + 2_000  # after the zone took effect
     points, (start, end), _ = ride(gateway, device, trip, t, 3)
     end_location = end["location"]
-    created = await client.post(
-        "/v1/zones",
-        headers=auth(planner),
-        json=zone(
-            kind="no_parking",
-            max_speed_kph=None,
-            geometry=disc(60, centre=(end_location["lat"], end_location["lng"])),
-        ),
+    centre = (end_location["lat"], end_location["lng"])
+    await publish(
+        client, planner, kind="no_parking", max_speed_kph=None, geometry=disc(60, centre=centre)
     )
-    assert created.status_code == 201, created.text
     await post(client, gateway, "telemetry", points)
     await post(client, gateway, "events", [start, end])
     assert (await trip_row(session, trip)).parking_category == "invalid"
