@@ -33,6 +33,7 @@ from app.routers import (
     mds_metrics,
     mds_provider,
     policies,
+    tasks,
     trips,
     v1_live,
     zones,
@@ -46,6 +47,7 @@ from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
+from fleet.tasks.feed import TaskFeed
 from fleet.trips.late_telemetry import LateTelemetry
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
@@ -157,6 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
         limits = AlertLimits(**settings.alerts.model_dump())
         rules = ZoneRules(registry, hot, limits)
         app.state.live = live
+        app.state.task_feed = TaskFeed(hot)
         app.state.zones = registry
         share = settings.trips.discrepancy_share
         late = LateTelemetry(
@@ -192,7 +195,7 @@ def create_app(settings: Settings) -> FastAPI:
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips):
+    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips, tasks):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(AllowedMethods, routes=app.routes)
