@@ -41,10 +41,11 @@ from app.routers import (
 from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
-from fleet.background_jobs import BackgroundJobs
+from fleet.background_jobs import BackgroundJobs, TaskUpkeep
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
+from fleet.ingest.tasks import TaskTriggers
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
 from fleet.tasks.feed import TaskFeed
@@ -100,6 +101,7 @@ def _start_background(
     resources: Resources,
     live: LiveFeed,
     registry: ZoneRegistry,
+    feed: TaskFeed,
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
         jobs = BackgroundJobs(
@@ -120,6 +122,10 @@ def _start_background(
         supervisor.start(
             "hotstate-catchup", jobs.catch_up, interval_s=settings.hotstate.catchup_interval_s
         )
+        upkeep = TaskUpkeep(resources.sessionmaker, feed)
+        every = settings.tasks.upkeep_interval_s
+        supervisor.start("task-expiry", upkeep.expire_tasks, interval_s=every)
+        supervisor.start("silent-vehicle-inspection", upkeep.inspect_silent, interval_s=every)
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)
         supervisor.start(
@@ -160,6 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
         rules = ZoneRules(registry, hot, limits)
         app.state.live = live
         app.state.task_feed = TaskFeed(hot)
+        triggers = TaskTriggers(app.state.task_feed, settings.tasks.rules_on_ingest)
         app.state.zones = registry
         share = settings.trips.discrepancy_share
         late = LateTelemetry(
@@ -168,15 +175,15 @@ def create_app(settings: Settings) -> FastAPI:
             count_failure=ingest_metrics.count_remeasure_failure,
         )
         app.state.telemetry_ingest = TelemetryIngest(
-            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late
+            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late, triggers
         )
         app.state.event_ingest = EventIngest(
-            directory, live, rules, ingest_metrics.count_event_sentinels, share
+            directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers
         )
         app.state.trip_ingest = TripIngest(directory, rules, share)
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
-        _start_background(supervisor, settings, resources, live, registry)
+        _start_background(supervisor, settings, resources, live, registry, app.state.task_feed)
         try:
             yield
         finally:

@@ -14,7 +14,7 @@ from app.core.auth import Role
 from app.core.errors import Conflict, InvalidInput, NotFound, StateConflict
 from fleet.tasks.kinds import TaskKind
 from fleet.tasks.models import CHANGE_SEQ, PLACE_SQL, Task, TaskChange, TaskRuleRecord
-from fleet.tasks.rules import Decisions, TaskRules
+from fleet.tasks.rules import Decisions, TaskRules, silent_vehicle
 from fleet.tasks.states import (
     ACTIVE,
     Action,
@@ -67,6 +67,49 @@ _RESOLVE = text(
     WHERE t.task_id = old.task_id
     RETURNING {", ".join(f"t.{c.name}" for c in Task.__table__.columns)}, old.from_state
     """  # noqa: S608 (constants only)
+)
+
+
+# Overdue tasks nobody works on expire; `old` keeps the state each was in.
+_EXPIRE = text(
+    f"""
+    WITH old AS (
+        SELECT task_id, state AS from_state FROM tasks
+        WHERE state IN ('open', 'assigned') AND due_at < :now
+        ORDER BY due_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE tasks t SET state = 'expired', closed_by = 'system', closed_reason = 'overdue',
+           closed_at = :now, updated_at = :now, change_seq = nextval('task_change_seq')
+    FROM old
+    WHERE t.task_id = old.task_id
+    RETURNING {", ".join(f"t.{c.name}" for c in Task.__table__.columns)}, old.from_state
+    """  # noqa: S608 (constants only)
+)
+
+# Vehicles whose newest point is older than their provider's `inspect_after_hours` and
+# that have no active inspection; the newest point per vehicle comes from the primary key.
+_SILENT = text(
+    """
+    SELECT v.provider_id, v.device_id, last.lat, last.lng
+    FROM vehicles v
+    LEFT JOIN task_rules r ON r.provider_id = v.provider_id
+    JOIN LATERAL (
+        SELECT t.lat, t.lng, t.recorded_at FROM telemetry t
+        WHERE t.provider_id = v.provider_id AND t.device_id = v.device_id
+        ORDER BY t.recorded_at DESC LIMIT 1
+    ) last ON true
+    WHERE last.recorded_at < CAST(:now AS timestamptz) - make_interval(
+              hours => COALESCE((r.rules ->> 'inspect_after_hours')::int,
+                                CAST(:default_hours AS int)))
+      AND NOT EXISTS (
+        SELECT 1 FROM tasks k
+        WHERE k.provider_id = v.provider_id AND k.device_id = v.device_id
+          AND k.kind = 'inspect' AND k.state IN ('open', 'assigned', 'in_progress'))
+    ORDER BY v.provider_id
+    LIMIT :limit
+    """
 )
 
 
@@ -209,6 +252,37 @@ async def apply_decisions(
             details = {"reason": task.closed_reason}
             changes.append((task, SYSTEM, Action.RESOLVE.value, row.from_state, details))
     return await _record(session, changes=changes, now=now)
+
+
+async def expire_overdue(session: AsyncSession, *, now: datetime, limit: int) -> list[Changed]:
+    """Expire up to `limit` open or assigned tasks past their due time; work in progress
+    is left to the agent doing it."""
+    rows = await session.execute(_EXPIRE, {"now": now, "limit": limit})
+    changes = [
+        (task, SYSTEM, Action.EXPIRE.value, row.from_state, {"due_at": _iso(task.due_at)})
+        for row in rows
+        for task in [_task_of(row)]
+    ]
+    return await _record(session, changes=changes, now=now)
+
+
+async def inspect_silent(session: AsyncSession, *, now: datetime, limit: int) -> list[Changed]:
+    """Open an inspection at the last known position of each vehicle gone silent."""
+    found = await session.execute(
+        _SILENT,
+        {"now": now, "default_hours": TaskRules().inspect_after_hours, "limit": limit},
+    )
+    by_provider: dict[uuid.UUID, list[Any]] = {}
+    for row in found:
+        by_provider.setdefault(row.provider_id, []).append(row)
+    changed: list[Changed] = []
+    for provider_id, rows in by_provider.items():
+        rules = await task_rules(session, provider_id=provider_id)
+        opening = [silent_vehicle(str(r.device_id), r.lat, r.lng, rules, now) for r in rows]
+        changed += await apply_decisions(
+            session, provider_id=provider_id, decisions=Decisions(opening, []), now=now
+        )
+    return changed
 
 
 async def _next_seq(session: AsyncSession) -> int:
