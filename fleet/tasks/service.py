@@ -178,7 +178,9 @@ async def _record(
         for task, actor, action, from_state, details in changes
     ]
     ids = (
-        await session.execute(insert(TaskChange).returning(TaskChange.change_id), rows)
+        await session.execute(
+            insert(TaskChange).returning(TaskChange.change_id, sort_by_parameter_order=True), rows
+        )
     ).scalars()
     return [
         Changed(task, TaskChange(change_id=i, **row))
