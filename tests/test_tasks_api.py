@@ -3,8 +3,10 @@
 import uuid
 
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from fleet.tasks.models import TaskRuleRecord
 from tests.conftest import TenantFactory, auth
 from tests.payloads import register
 from tests.tasks import HERE, act, crew, open_task
@@ -338,3 +340,16 @@ async def test_task_rules_default_then_set(client: AsyncClient, tenant: TenantFa
     assert after["relocate_due_minutes"] == 60
     theirs = (await client.get("/v1/task-rules", headers=auth(other))).json()
     assert theirs["battery_below_percent"] == 20
+
+
+async def test_stored_rules_with_an_unknown_setting_keep_the_known_ones(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession
+) -> None:
+    c = await crew(tenant)
+    assert c.manager.provider_id is not None
+    stored = {"battery_below_percent": 35, "from_a_later_version": True}
+    session.add(TaskRuleRecord(provider_id=c.manager.provider_id, rules=stored, updated_by="x"))
+    await session.flush()
+    rules = (await client.get("/v1/task-rules", headers=auth(c.agent))).json()
+    assert rules["battery_below_percent"] == 35
+    assert rules["relocate_due_minutes"] == 60

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -191,7 +191,11 @@ async def _record(
 async def task_rules(session: AsyncSession, *, provider_id: uuid.UUID) -> TaskRules:
     """The provider's task rules, or the defaults."""
     stored = await session.get(TaskRuleRecord, provider_id)
-    return TaskRules(**stored.rules) if stored else TaskRules()
+    if stored is None:
+        return TaskRules()
+    # A setting a later version added, or one it dropped, leaves the others in force.
+    known = {f.name for f in fields(TaskRules)}
+    return TaskRules(**{k: v for k, v in stored.rules.items() if k in known})
 
 
 async def put_task_rules(
