@@ -18,7 +18,7 @@ DEFAULTS = TaskRules()
 MAX_MINUTES = 10_080  # a week
 
 
-class Position(BaseModel):
+class TaskPosition(BaseModel):
     """A point on the ground."""
 
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +34,7 @@ class TaskCreate(BaseModel):
 
     kind: TaskKind
     device_id: uuid.UUID | None = None
-    place: Position | None = None
+    place: TaskPosition | None = None
     priority: int = Field(default=1, ge=0, le=100, description="Higher is more urgent.")
     due_at: UtcDateTime | None = None
     note: SafeText | None = Field(default=None, max_length=2000)
@@ -78,7 +78,7 @@ class TaskComplete(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: SafeText | None = Field(default=None, max_length=2000)
-    position: Position | None = None
+    position: TaskPosition | None = None
 
 
 class TaskRead(BaseModel):
