@@ -31,6 +31,7 @@ from app.core.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    StateConflict,
     Unauthenticated,
     Unavailable,
     UnsupportedMediaType,
@@ -165,7 +166,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     headers = (
         {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, ServiceUnavailable) else None
     )
-    return error_response(request, status, exc.detail, details=list(exc.fields), headers=headers)
+    extra = {"allowed": exc.allowed} if isinstance(exc, StateConflict) else {}
+    return error_response(
+        request, status, exc.detail, details=list(exc.fields), headers=headers, **extra
+    )
 
 
 async def _outage(request: Request, exc: Exception) -> Response:

@@ -33,6 +33,7 @@ from app.routers import (
     mds_metrics,
     mds_provider,
     policies,
+    tasks,
     trips,
     v1_live,
     zones,
@@ -40,12 +41,14 @@ from app.routers import (
 from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
-from fleet.background_jobs import BackgroundJobs
+from fleet.background_jobs import BackgroundJobs, TaskUpkeep
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
+from fleet.ingest.tasks import TaskTriggers
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
+from fleet.tasks.feed import TaskFeed
 from fleet.trips.late_telemetry import LateTelemetry
 from fleet.vehicles.directory import DeviceDirectory
 from geofencing.registry import ZoneRegistry
@@ -98,6 +101,7 @@ def _start_background(
     resources: Resources,
     live: LiveFeed,
     registry: ZoneRegistry,
+    feed: TaskFeed,
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
         jobs = BackgroundJobs(
@@ -118,6 +122,10 @@ def _start_background(
         supervisor.start(
             "hotstate-catchup", jobs.catch_up, interval_s=settings.hotstate.catchup_interval_s
         )
+        upkeep = TaskUpkeep(resources.sessionmaker, feed)
+        every = settings.tasks.upkeep_interval_s
+        supervisor.start("task-expiry", upkeep.expire_tasks, interval_s=every)
+        supervisor.start("silent-vehicle-inspection", upkeep.inspect_silent, interval_s=every)
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)
         supervisor.start(
@@ -157,6 +165,8 @@ def create_app(settings: Settings) -> FastAPI:
         limits = AlertLimits(**settings.alerts.model_dump())
         rules = ZoneRules(registry, hot, limits)
         app.state.live = live
+        app.state.task_feed = TaskFeed(hot)
+        triggers = TaskTriggers(app.state.task_feed, settings.tasks.rules_on_ingest)
         app.state.zones = registry
         share = settings.trips.discrepancy_share
         late = LateTelemetry(
@@ -165,15 +175,15 @@ def create_app(settings: Settings) -> FastAPI:
             count_failure=ingest_metrics.count_remeasure_failure,
         )
         app.state.telemetry_ingest = TelemetryIngest(
-            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late
+            directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late, triggers
         )
         app.state.event_ingest = EventIngest(
-            directory, live, rules, ingest_metrics.count_event_sentinels, share
+            directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers
         )
         app.state.trip_ingest = TripIngest(directory, rules, share)
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
-        _start_background(supervisor, settings, resources, live, registry)
+        _start_background(supervisor, settings, resources, live, registry, app.state.task_feed)
         try:
             yield
         finally:
@@ -192,7 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips):
+    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips, tasks):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(AllowedMethods, routes=app.routes)

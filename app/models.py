@@ -4,6 +4,7 @@ from app.core.db import Base
 from fleet.alerts.models import AlertRecord
 from fleet.events.models import VehicleEvent
 from fleet.reporting.models import AuditEntry
+from fleet.tasks.models import Task, TaskChange, TaskRuleRecord
 from fleet.tenancy.models import ApiKey, Provider
 from fleet.trips.models import Trip
 from fleet.vehicles.models import Vehicle
@@ -18,6 +19,9 @@ __all__ = [
     "AuditEntry",
     "PolicyRecord",
     "Provider",
+    "Task",
+    "TaskChange",
+    "TaskRuleRecord",
     "TelemetryPoint",
     "Trip",
     "Vehicle",

@@ -35,6 +35,15 @@ EXTRA_STATUSES: dict[str, frozenset[int]] = {
     "v1_export_events": frozenset({404}),
     "v1_export_vehicle_status": frozenset({404}),
     "v1_publish_policy": frozenset({409}),
+    # Illegal transitions name the allowed ones; a vehicle's second active task of a kind.
+    "v1_create_task": frozenset({404, 409}),
+    "v1_update_task": frozenset({409}),
+    "v1_claim_task": frozenset({409}),
+    "v1_start_task": frozenset({409}),
+    "v1_complete_task": frozenset({409}),
+    "v1_release_task": frozenset({409}),
+    "v1_assign_task": frozenset({409}),
+    "v1_cancel_task": frozenset({409}),
 }
 
 DESCRIPTIONS: dict[int, str] = {

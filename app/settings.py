@@ -201,6 +201,19 @@ class ExportSettings(BaseModel):
     )
 
 
+class TaskSettings(BaseModel):
+    """Field tasks: the rules on ingest and the upkeep job."""
+
+    rules_on_ingest: bool = Field(
+        default=True, description="Open and close tasks from telemetry and events as they come."
+    )
+    upkeep_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often overdue tasks expire and silent vehicles get an inspection.",
+    )
+
+
 class BackgroundSettings(BaseModel):
     """Retries and readiness of background tasks (zone sync, upkeep)."""
 
@@ -246,3 +259,4 @@ class Settings(BaseSettings):
     exports: ExportSettings = ExportSettings()
     metrics: MetricsSettings = MetricsSettings()
     background: BackgroundSettings = BackgroundSettings()
+    tasks: TaskSettings = TaskSettings()

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fleet.ingest.live import LiveFeed
 from fleet.live.catch_up import catch_up
+from fleet.tasks.feed import TaskFeed
+from fleet.tasks.service import expire_overdue, inspect_silent
 from fleet.trips.lifecycle import close_abandoned
 from telemetry.partitions import PartitionPolicy, maintain_partitions
 
@@ -39,3 +41,27 @@ class BackgroundJobs:
             # Redis gone, or a rebuild cut short: the live state cannot be trusted.
             self.live.stale = True
             raise
+
+
+# Most tasks one upkeep step touches: a backlog is worked off over several steps.
+UPKEEP_BATCH = 1000
+
+
+@dataclass
+class TaskUpkeep:
+    """Field-task upkeep: overdue tasks expire, silent vehicles get an inspection."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    feed: TaskFeed
+
+    async def expire_tasks(self) -> None:
+        """Expire open and assigned tasks past their due time."""
+        async with self.sessionmaker.begin() as session:
+            changed = await expire_overdue(session, now=datetime.now(UTC), limit=UPKEEP_BATCH)
+        await self.feed.publish(changed)
+
+    async def inspect_silent(self) -> None:
+        """Open an inspection for each vehicle whose telemetry stopped."""
+        async with self.sessionmaker.begin() as session:
+            changed = await inspect_silent(session, now=datetime.now(UTC), limit=UPKEEP_BATCH)
+        await self.feed.publish(changed)

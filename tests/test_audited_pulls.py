@@ -286,6 +286,19 @@ NOT_AUDITED: dict[str, str] = {
     "POST /v1/policies": "policy management",
     "GET /v1/compliance": "the live operations view",
     "GET /v1/audit-log": "the log itself",
+    "GET /v1/task-rules": "an operator's own configuration",
+    "PUT /v1/task-rules": "an operator's own configuration",
+    "GET /v1/tasks": "an operator's own field work; changes are in the task history",
+    "POST /v1/tasks": "an operator's own field work; changes are in the task history",
+    "GET /v1/tasks/summary": "an operator's own field work",
+    "GET /v1/tasks/{task_id}": "an operator's own field work; changes are in the task history",
+    "PATCH /v1/tasks/{task_id}": "recorded in the task history with its principal",
+    "POST /v1/tasks/{task_id}/claim": "recorded in the task history with its principal",
+    "POST /v1/tasks/{task_id}/start": "recorded in the task history with its principal",
+    "POST /v1/tasks/{task_id}/complete": "recorded in the task history with its principal",
+    "POST /v1/tasks/{task_id}/release": "recorded in the task history with its principal",
+    "POST /v1/tasks/{task_id}/assign": "recorded in the task history with its principal",
+    "POST /v1/tasks/{task_id}/cancel": "recorded in the task history with its principal",
 }
 
 

@@ -91,5 +91,11 @@ async def test_readyz_names_every_background_job() -> None:
         AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as http,
     ):
         checks = (await http.get("/readyz")).json()["checks"]
-    jobs = {"task:partitions", "task:trip-abandonment", "task:hotstate-catchup"}
+    jobs = {
+        "task:partitions",
+        "task:trip-abandonment",
+        "task:hotstate-catchup",
+        "task:task-expiry",
+        "task:silent-vehicle-inspection",
+    }
     assert jobs <= set(checks)

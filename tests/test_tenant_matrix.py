@@ -28,7 +28,7 @@ INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
 HOUR_MS = 3_600_000
 # Path parameters that name one of A's objects: B must get 403 or 404.
-OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id", "trip_id")
+OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id", "trip_id", "task_id")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Owned:
     zone_id: str
     # A closed trip of A's.
     trip_id: str
+    # An open task of A's.
+    task_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -206,6 +208,27 @@ MATRIX: dict[str, Calls] = {
     "GET /v1/exports/vehicle-status": _export,
     "GET /mds/policies": _none,
     "GET /mds/policies/{policy_id}": _none,
+    "GET /v1/task-rules": _none,
+    "PUT /v1/task-rules": lambda a, b: [Call(json={"battery_below_percent": 50})],
+    "GET /v1/tasks": lambda a, b: [
+        Call(),
+        Call({"since": "0"}),
+        Call({"near": f"{CENTRE[0]},{CENTRE[1]}"}),
+        Call({"device_id": a.device_id}),
+        Call({"after": a.task_id}),
+    ],
+    "POST /v1/tasks": lambda a, b: [
+        Call(json={"kind": "inspect", "device_id": a.device_id, "place": INSIDE}, denied=True)
+    ],
+    "GET /v1/tasks/summary": _none,
+    "GET /v1/tasks/{task_id}": _none,
+    "PATCH /v1/tasks/{task_id}": lambda a, b: [Call(json={"priority": 50})],
+    "POST /v1/tasks/{task_id}/claim": _none,
+    "POST /v1/tasks/{task_id}/start": _none,
+    "POST /v1/tasks/{task_id}/complete": _none,
+    "POST /v1/tasks/{task_id}/release": _none,
+    "POST /v1/tasks/{task_id}/assign": lambda a, b: [Call(json={"assignee": b.key_id})],
+    "POST /v1/tasks/{task_id}/cancel": _none,
 }
 
 
@@ -223,6 +246,7 @@ def path_of(route: str, a: Owned) -> str:
         "device_id": a.device_id,
         "zone_id": a.zone_id,
         "trip_id": a.trip_id,
+        "task_id": a.task_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -293,6 +317,13 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
     await _ok(client, gateway, "POST", "/mds/agency/telemetry", [old_point])
     await _ok(client, gateway, "POST", "/mds/agency/events", [old_event])
     await _ok(client, gateway, "POST", "/mds/agency/trips", trips)
+    task = await _ok(
+        client,
+        manager,
+        "POST",
+        "/v1/tasks",
+        {"kind": "inspect", "device_id": device, "place": INSIDE},
+    )
     alerts = await _ok(client, manager, "GET", "/v1/alerts", None)
     assert alerts, "A's vehicle raised no alert: the matrix would not test alerts"
     hour = {"telemetry_time": _hour(datetime.fromtimestamp(past / 1000, UTC))}
@@ -303,6 +334,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         device_id=device,
         zone_id=own_zone["zone_id"],
         trip_id=trips[0]["trip_id"],
+        task_id=task["task_id"],
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],
@@ -313,6 +345,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
             far["telemetry_id"],
             old_point["telemetry_id"],
             *(a["alert_id"] for a in alerts),
+            task["task_id"],
         ),
         policy_id=published["policy_id"],
         city_zone_id=city["zone_id"],
@@ -368,3 +401,8 @@ async def test_another_operator_never_sees_or_changes_a_tenants_objects(
     assert kept.status_code == 200
     assert kept.json()["retired_at"] is None
     assert kept.json()["name"] == "A's slow zone"
+    task = await client.get(f"/v1/tasks/{a.task_id}", headers=manager.headers)
+    assert task.json()["state"] == "open"
+    assert task.json()["priority"] == 1
+    rules = await client.get("/v1/task-rules", headers=manager.headers)
+    assert rules.json()["battery_below_percent"] == 20

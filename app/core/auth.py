@@ -27,6 +27,8 @@ class Scope(StrEnum):
     TELEMETRY_WRITE = "telemetry:write"
     EVENTS_WRITE = "events:write"
     TASKS_WRITE = "tasks:write"
+    # Create, assign, re-prioritise and cancel tasks, and set the task rules.
+    TASKS_MANAGE = "tasks:manage"
     ZONES_WRITE = "zones:write"
     POLICIES_WRITE = "policies:write"
 
@@ -40,6 +42,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.VEHICLES_READ,
             Scope.VEHICLES_WRITE,
             Scope.TASKS_WRITE,
+            Scope.TASKS_MANAGE,
             Scope.ZONES_WRITE,
         }
     ),

@@ -21,6 +21,14 @@ class Conflict(DomainError):
     """The request contradicts the current state."""
 
 
+class StateConflict(Conflict):
+    """An action the object's state does not allow; `allowed` names the ones it does."""
+
+    def __init__(self, detail: str, *, allowed: list[str]) -> None:
+        super().__init__(detail)
+        self.allowed = allowed
+
+
 class InvalidInput(DomainError):
     """A value is well-formed JSON but not acceptable."""
 

@@ -17,6 +17,7 @@ from fleet.events.state_machines import STATE_MACHINES, StateMachine
 from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import Outcome, ZoneRules
+from fleet.ingest.tasks import TaskTriggers
 from fleet.trips.lifecycle import apply_trip_events
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.hotstate.store import StateUpdate
@@ -104,6 +105,7 @@ class EventIngest:
     count_sentinels: Callable[[Mapping[str, int]], None]
     # How far the operator's and fleetbed's trip figures may differ unflagged.
     discrepancy_share: float
+    tasks: TaskTriggers
 
     async def ingest(
         self,
@@ -162,7 +164,11 @@ class EventIngest:
                 parking=self.rules.parking_check(provider_id, infos),
                 share=self.discrepancy_share,
             )
+            tasks = await self.tasks.on_events(
+                session, provider_id=provider_id, events=fresh, alerts=alerts
+            )
         self.count_sentinels(sentinel_counts(e["location"] for e in fresh if "location" in e))
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
+        await self.tasks.publish(tasks)
         return len(events)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
+from fleet.ingest.tasks import TaskTriggers
 from fleet.trips.late_telemetry import LateTelemetry, trips_holding
 from fleet.vehicles.directory import DeviceDirectory, DeviceInfo
 from telemetry.history import HistoryWriter
@@ -49,6 +50,7 @@ class TelemetryIngest:
     # Told how many stored points carried meaningless GPS values (for /metrics).
     count_sentinels: Callable[[Mapping[str, int]], None]
     late: LateTelemetry
+    tasks: TaskTriggers
 
     async def ingest(
         self,
@@ -78,8 +80,13 @@ class TelemetryIngest:
                 provider_id=provider_id,
                 points=[(p["device_id"], p["timestamp"]) for p in fresh],
             )
+            latest = latest_positions(fresh, infos)
+            tasks = await self.tasks.on_telemetry(
+                session, provider_id=provider_id, latest=latest, alerts=outcome.alerts
+            )
         self.count_sentinels(sentinel_counts(p["location"] for p in fresh))
-        await self.live.positions(provider_id, latest_positions(fresh, infos))
+        await self.live.positions(provider_id, latest)
         await self.rules.publish(provider_id, outcome)
+        await self.tasks.publish(tasks)
         await self.late.remeasure(sessionmaker, trip_ids=late_for)
         return len(points)

@@ -41,6 +41,9 @@ def track_key(provider_id: uuid.UUID | str, device_id: uuid.UUID | str) -> str:
 # One stream for all providers: workers consume it with consumer groups.
 ALERT_STREAM = f"{PREFIX}:alerts"
 ALERT_STREAM_MAXLEN = 100_000
+# Every change of a field task, for apps and workers.
+TASK_STREAM = f"{PREFIX}:tasks"
+TASK_STREAM_MAXLEN = 100_000
 
 
 def provider_keys(provider_id: uuid.UUID | str) -> list[str]:

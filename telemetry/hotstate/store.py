@@ -151,17 +151,19 @@ class HotState:
             payload = orjson.dumps({d: [v.decode(), sig] for d, (v, sig) in tracks.items()})
             await self._tracks_set(keys=[], args=[prefix, payload])
 
-    async def publish_alerts(self, entries: Sequence[Mapping[str, str]]) -> None:
-        """Append alerts to the stream workers read."""
+    async def _append(self, stream: str, maxlen: int, entries: Sequence[Mapping[str, str]]) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
             for entry in entries:
-                pipe.xadd(
-                    keys.ALERT_STREAM,
-                    dict(entry),  # type: ignore[arg-type]
-                    maxlen=keys.ALERT_STREAM_MAXLEN,
-                    approximate=True,
-                )
+                pipe.xadd(stream, dict(entry), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
+
+    async def publish_alerts(self, entries: Sequence[Mapping[str, str]]) -> None:
+        """Append alerts to the stream workers read."""
+        await self._append(keys.ALERT_STREAM, keys.ALERT_STREAM_MAXLEN, entries)
+
+    async def publish_task_changes(self, entries: Sequence[Mapping[str, str]]) -> None:
+        """Append task changes to the stream apps and workers read."""
+        await self._append(keys.TASK_STREAM, keys.TASK_STREAM_MAXLEN, entries)
 
     async def intact(self) -> bool:
         """False when Redis has lost the state since the last full rebuild."""

@@ -1,0 +1,117 @@
+"""Races on committed data, each side in its own transaction: two claims of one task, and
+two batches opening the same task."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.auth import Mode, Role
+from app.core.errors import StateConflict
+from app.resources import make_engine
+from app.settings import Settings
+from fleet.tasks.kinds import TaskKind
+from fleet.tasks.models import Task
+from fleet.tasks.rules import Decisions, Opening
+from fleet.tasks.service import Move, NewTask, apply_decisions, create_task, transition
+from fleet.tasks.states import Action, Actor
+from fleet.tenancy.models import Provider
+from fleet.tenancy.service import create_key, create_provider
+from fleet.vehicles.models import Vehicle
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A provider with a vehicle and two agent keys, committed."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    provider_id: uuid.UUID
+    device_id: uuid.UUID
+    agents: tuple[str, str]
+
+
+@pytest.fixture
+async def committed(settings: Settings) -> AsyncIterator[Committed]:
+    engine = make_engine(settings)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions.begin() as s:
+        provider = await create_provider(
+            s, name=f"race-{uuid.uuid4().hex[:12]}", mode=Mode.MICROMOBILITY
+        )
+        device_id = uuid.uuid4()
+        s.add(
+            Vehicle(
+                provider_id=provider.provider_id,
+                device_id=device_id,
+                vehicle_id="RACE-1",
+                vehicle_type="scooter_standing",
+                record={},
+            )
+        )
+        keys = [
+            await create_key(s, role=Role.FIELD_AGENT, provider_id=provider.provider_id)
+            for _ in range(2)
+        ]
+    try:
+        yield Committed(sessions, provider.provider_id, device_id, (keys[0].key_id, keys[1].key_id))
+    finally:
+        async with sessions.begin() as s:
+            await s.execute(delete(Task).where(Task.provider_id == provider.provider_id))
+            await s.execute(delete(Provider).where(Provider.provider_id == provider.provider_id))
+        await engine.dispose()
+
+
+async def test_of_two_concurrent_claims_exactly_one_wins(committed: Committed) -> None:
+    c = committed
+    now = datetime.now(UTC)
+    async with c.sessions.begin() as s:
+        new = NewTask(TaskKind.INSPECT, c.device_id, 56.04, 12.69, 1, None, None)
+        task_id = (
+            await create_task(s, provider_id=c.provider_id, new=new, actor="m", now=now)
+        ).task.task_id
+
+    async def claim(agent: str) -> str:
+        async with c.sessions.begin() as s:
+            move = Move(Action.CLAIM, Actor.AGENT, agent)
+            await transition(s, provider_id=c.provider_id, task_id=task_id, move=move, now=now)
+        return agent
+
+    results = await asyncio.gather(*(claim(a) for a in c.agents), return_exceptions=True)
+    winners = [r for r in results if isinstance(r, str)]
+    losers = [r for r in results if isinstance(r, StateConflict)]
+    assert len(winners) == 1, results
+    assert len(losers) == 1, results
+    assert losers[0].allowed == ["start", "release"]
+    async with c.sessions.begin() as s:
+        task = await s.get(Task, task_id)
+        assert task is not None
+        assert task.assignee == winners[0]
+        assert task.state == "assigned"
+
+
+async def test_two_concurrent_batches_open_one_task(committed: Committed) -> None:
+    c = committed
+    now = datetime.now(UTC)
+    opening = Opening(str(c.device_id), TaskKind.BATTERY_SWAP, 56.0, 12.7, 1, now, "battery 5 %")
+
+    async def batch() -> int:
+        async with c.sessions.begin() as s:
+            changed = await apply_decisions(
+                s, provider_id=c.provider_id, decisions=Decisions([opening], []), now=now
+            )
+        return len(changed)
+
+    opened = await asyncio.gather(batch(), batch())
+    assert sorted(opened) == [0, 1]
+    async with c.sessions.begin() as s:
+        count = await s.scalar(
+            select(func.count()).where(
+                Task.provider_id == c.provider_id, Task.kind == "battery_swap"
+            )
+        )
+    assert count == 1
