@@ -20,11 +20,12 @@ from app.logging_setup import configure_logging
 from app.migrations import head_revision
 from app.observability import HttpMetrics, IngestMetrics, ObservabilityMiddleware
 from app.openapi_doc import build_openapi
-from app.resources import Resources, close_resources, open_resources
+from app.resources import Resources, close_resources, make_blocking_redis, open_resources
 from app.routers import (
     alerts,
     audit,
     auth,
+    commands,
     compliance,
     exports,
     health,
@@ -41,6 +42,7 @@ from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
 from fleet.background_jobs import BackgroundJobs
+from fleet.commands.delivery import CommandDelivery
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
@@ -70,6 +72,9 @@ Fleet-management backend for Helsingborg's mobility testbed.
   box, one vehicle, supply per H3 cell.
 * **Zones, policies, compliance, alerts** (`/v1/zones`, `/v1/geofence/check`,
   `/v1/policies`, `/v1/compliance`, `/v1/alerts`).
+* **Vehicle commands** (`/v1/vehicles/{device_id}/commands`, `/v1/commands`,
+  `/v1/gateway/commands`): lock, unlock, ring, cap the speed; delivered to gateways by
+  HTTP long poll or MQTT, acked, expired when not finished in time.
 * **Exports and audit** (`/v1/exports`, `/v1/audit-log`): trips, events and vehicle status
   as CSV, GeoJSON or Parquet for auditors; the log of every audited read.
 * **Operations**: `/healthz`, `/readyz`, `/metrics`.
@@ -98,6 +103,7 @@ def _start_background(
     resources: Resources,
     live: LiveFeed,
     registry: ZoneRegistry,
+    delivery: CommandDelivery,
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
         jobs = BackgroundJobs(
@@ -117,6 +123,9 @@ def _start_background(
         )
         supervisor.start(
             "hotstate-catchup", jobs.catch_up, interval_s=settings.hotstate.catchup_interval_s
+        )
+        supervisor.start(
+            "command-expiry", delivery.expire, interval_s=settings.commands.expiry_interval_s
         )
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)
@@ -171,14 +180,24 @@ def create_app(settings: Settings) -> FastAPI:
             directory, live, rules, ingest_metrics.count_event_sentinels, share
         )
         app.state.trip_ingest = TripIngest(directory, rules, share)
+        delivery = CommandDelivery(
+            sessions=lambda: resources.sessionmaker,
+            redis=resources.redis,
+            waiting=make_blocking_redis(settings),
+            redeliver_after=timedelta(seconds=settings.commands.redeliver_after_s),
+            max_per_poll=settings.commands.max_per_poll,
+            max_wait_s=settings.commands.max_wait_s,
+        )
+        app.state.command_delivery = delivery
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
-        _start_background(supervisor, settings, resources, live, registry)
+        _start_background(supervisor, settings, resources, live, registry, delivery)
         try:
             yield
         finally:
             # Neither a task that died nor a failing close keeps the others from closing.
             await supervisor.stop()
+            await delivery.close()
             await close_resources(resources)
 
     app = FastAPI(
@@ -192,7 +211,16 @@ def create_app(settings: Settings) -> FastAPI:
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips):
+    for module in (
+        *routers,
+        compliance,
+        mds_provider,
+        mds_metrics,
+        audit,
+        exports,
+        trips,
+        commands,
+    ):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(AllowedMethods, routes=app.routes)

@@ -35,6 +35,9 @@ EXTRA_STATUSES: dict[str, frozenset[int]] = {
     "v1_export_events": frozenset({404}),
     "v1_export_vehicle_status": frozenset({404}),
     "v1_publish_policy": frozenset({409}),
+    # A command_id used for another command; an ack that contradicts the state.
+    "v1_send_command": frozenset({409}),
+    "v1_gateway_ack_command": frozenset({409}),
 }
 
 DESCRIPTIONS: dict[int, str] = {

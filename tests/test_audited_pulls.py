@@ -286,6 +286,11 @@ NOT_AUDITED: dict[str, str] = {
     "POST /v1/policies": "policy management",
     "GET /v1/compliance": "the live operations view",
     "GET /v1/audit-log": "the log itself",
+    "POST /v1/vehicles/{device_id}/commands": "an operator commanding its own fleet",
+    "GET /v1/vehicles/{device_id}/commands": "an operator reading its own commands",
+    "GET /v1/commands/{command_id}": "an operator reading its own commands",
+    "GET /v1/gateway/commands": "a gateway taking its own fleet's commands",
+    "POST /v1/gateway/commands/{command_id}/ack": "a gateway answering a command",
 }
 
 

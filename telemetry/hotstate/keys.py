@@ -42,6 +42,16 @@ def track_key(provider_id: uuid.UUID | str, device_id: uuid.UUID | str) -> str:
 ALERT_STREAM = f"{PREFIX}:alerts"
 ALERT_STREAM_MAXLEN = 100_000
 
+# Every change of a command's state, for apps that follow commands live.
+COMMAND_STREAM = f"{PREFIX}:commands"
+COMMAND_STREAM_MAXLEN = 100_000
+COMMAND_WAKEUP_MAXLEN = 100
+
+
+def command_wakeup_key(provider_id: uuid.UUID | str) -> str:
+    """Stream that wakes a provider's long-polling gateways when commands are due."""
+    return f"{_tag(provider_id)}:cmd:wakeup"
+
 
 def provider_keys(provider_id: uuid.UUID | str) -> list[str]:
     """The per-provider keys every hot-state script receives first."""
