@@ -43,6 +43,7 @@ from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
 from fleet.background_jobs import BackgroundJobs
 from fleet.commands.delivery import CommandDelivery
+from fleet.commands.mqtt import MqttCommands
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
@@ -126,6 +127,12 @@ def _start_background(
         )
         supervisor.start(
             "command-expiry", delivery.expire, interval_s=settings.commands.expiry_interval_s
+        )
+    mqtt_url = settings.mqtt.url
+    if mqtt_url is not None:
+        mqtt = MqttCommands(mqtt_url, delivery, lambda: resources.sessionmaker)
+        supervisor.start(
+            "mqtt-commands", mqtt.step, interval_s=0, period_s=mqtt.serve_s, close=mqtt.close
         )
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)

@@ -220,10 +220,8 @@ class MqttSettings(BaseModel):
 
     url: str | None = Field(
         default=None,
+        pattern=r"^mqtt://[^/\s]+$",
         description="Broker, e.g. mqtt://127.0.0.1:1883; commands go over MQTT only when set.",
-    )
-    max_backoff_s: float = Field(
-        default=30.0, gt=0, description="Longest wait between reconnects to the broker."
     )
 
 
@@ -244,7 +242,6 @@ class CommandSettings(BaseModel):
         ge=0,
         description="Longest a long poll is held, whatever `wait` asks for (at most 55 s).",
     )
-    mqtt: MqttSettings = MqttSettings()
 
 
 class Settings(BaseSettings):
@@ -279,3 +276,4 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     background: BackgroundSettings = BackgroundSettings()
     commands: CommandSettings = CommandSettings()
+    mqtt: MqttSettings = MqttSettings()

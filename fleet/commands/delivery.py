@@ -14,12 +14,14 @@ from fleet.commands import feed
 from fleet.commands.models import Command
 from fleet.commands.schemas import CommandKind, GatewayCommand
 from fleet.commands.service import expire_due, take_for_delivery
+from telemetry.hotstate import keys
 
 
 def gateway_command(command: Command) -> GatewayCommand:
     """A command as handed to a gateway."""
     return GatewayCommand(
         command_id=command.command_id,
+        provider_id=command.provider_id,
         device_id=command.device_id,
         kind=CommandKind(command.kind),
         params=command.params,
@@ -41,9 +43,10 @@ class CommandDelivery:
     max_wait_s: float
 
     async def take(
-        self, provider_id: uuid.UUID, *, actor: str, reconnected: bool
+        self, provider_id: uuid.UUID | None, *, actor: str, reconnected: bool
     ) -> list[GatewayCommand]:
-        """The commands due for the provider's gateways now, marked delivered."""
+        """The commands due for the provider's gateways now (every provider's for None),
+        marked delivered."""
         async with self.sessions().begin() as session:
             taken, changes = await take_for_delivery(
                 session,
@@ -64,10 +67,11 @@ class CommandDelivery:
         """Due commands at once if there are any, else the first that come within `wait_s`."""
         deadline = time.monotonic() + min(wait_s, self.max_wait_s)
         # Taken before looking, so a command stored in between still wakes this poll.
-        cursor: str | None = await feed.wakeup_cursor(self.redis, provider_id)
+        key = keys.command_wakeup_key(provider_id)
+        cursor: str | None = await feed.wakeup_cursor(self.redis, key)
         handed = await self.take(provider_id, actor=actor, reconnected=reconnected)
         while not handed and cursor is not None and (left := deadline - time.monotonic()) > 0:
-            cursor = await feed.wait_for_wakeup(self.waiting, provider_id, cursor, left)
+            cursor = await feed.wait_for_wakeup(self.waiting, key, cursor, left)
             if cursor is not None:
                 handed = await self.take(provider_id, actor=actor, reconnected=False)
         return handed

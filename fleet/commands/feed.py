@@ -3,7 +3,6 @@
 Both are written after the change is committed, so a woken gateway finds the command.
 """
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,30 +27,26 @@ async def publish(redis: Redis, changes: Sequence[Change]) -> None:
                 maxlen=keys.COMMAND_STREAM_MAXLEN,
                 approximate=True,
             )
-        for provider_id in {c.provider_id for c in changes if c.to_state == "pending"}:
-            pipe.xadd(
-                keys.command_wakeup_key(provider_id),
-                {"due": "1"},
-                maxlen=keys.COMMAND_WAKEUP_MAXLEN,
-                approximate=True,
-            )
+        due = {c.provider_id for c in changes if c.to_state == "pending"}
+        wakeups = [keys.command_wakeup_key(p) for p in due] + (
+            [keys.ALL_COMMANDS_WAKEUP] if due else []
+        )
+        for key in wakeups:
+            pipe.xadd(key, {"due": "1"}, maxlen=keys.COMMAND_WAKEUP_MAXLEN, approximate=True)
         await pipe.execute()
 
 
-async def wakeup_cursor(redis: Redis, provider_id: uuid.UUID) -> str:
-    """The id of the provider's latest wake-up: wait for those after it."""
-    last = await redis.xrevrange(keys.command_wakeup_key(provider_id), count=1)
+async def wakeup_cursor(redis: Redis, key: str) -> str:
+    """The id of the latest wake-up on `key`: wait for those after it."""
+    last = await redis.xrevrange(key, count=1)
     if not last:
         return START
     entry_id = last[0][0]
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
-async def wait_for_wakeup(
-    redis: Redis, provider_id: uuid.UUID, cursor: str, timeout_s: float
-) -> str | None:
-    """Block until a wake-up after `cursor` (its id) or the timeout (None)."""
-    key = keys.command_wakeup_key(provider_id)
+async def wait_for_wakeup(redis: Redis, key: str, cursor: str, timeout_s: float) -> str | None:
+    """Block until a wake-up on `key` after `cursor` (its id) or the timeout (None)."""
     found: Any = await redis.xread({key: cursor}, count=1, block=max(1, int(timeout_s * 1000)))
     if not found:
         return None

@@ -80,6 +80,12 @@ class CommandAck(BaseModel):
     message: SafeText | None = None
 
 
+class MqttAck(CommandAck):
+    """An ack as a gateway publishes it on `fleetbed/{provider_id}/{device_id}/acks`."""
+
+    command_id: uuid.UUID
+
+
 class CommandChangeRead(BaseModel):
     """One change of state."""
 
@@ -113,6 +119,7 @@ class GatewayCommand(BaseModel):
     """A command as a gateway receives it (HTTP long poll and MQTT alike)."""
 
     command_id: uuid.UUID
+    provider_id: uuid.UUID
     device_id: uuid.UUID
     kind: CommandKind
     params: dict[str, Any]

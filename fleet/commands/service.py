@@ -254,27 +254,25 @@ async def list_commands(
 async def take_for_delivery(
     session: AsyncSession,
     *,
-    provider_id: uuid.UUID,
+    provider_id: uuid.UUID | None,
     actor: str,
     now: datetime,
     redeliver_after: timedelta,
     reconnected: bool,
     limit: int,
-    device_id: uuid.UUID | None = None,
 ) -> tuple[list[Command], list[Change]]:
-    """Mark as delivered the commands a gateway of `provider_id` should get now: pending
+    """Mark as delivered the commands a gateway of `provider_id` (None: of every provider)
+    should get now: pending
     ones, and delivered ones without an answer once `redeliver_after` passed or when the
     gateway `reconnected`. Oldest first; rows another poller holds are skipped."""
     unanswered = Command.state == CommandState.DELIVERED.value
     if not reconnected:
         unanswered = and_(unanswered, Command.delivered_at <= now - redeliver_after)
     query = select(Command).where(
-        Command.provider_id == provider_id,
-        Command.expires_at > now,
-        or_(Command.state == CommandState.PENDING.value, unanswered),
+        Command.expires_at > now, or_(Command.state == CommandState.PENDING.value, unanswered)
     )
-    if device_id is not None:
-        query = query.where(Command.device_id == device_id)
+    if provider_id is not None:
+        query = query.where(Command.provider_id == provider_id)
     taken = (
         await session.scalars(
             query.order_by(Command.created_at).limit(limit).with_for_update(skip_locked=True)
@@ -301,14 +299,15 @@ async def ack_command(
     message: str | None,
     actor: str,
     now: datetime,
+    device_id: uuid.UUID | None = None,
 ) -> tuple[CommandView, list[Change]]:
-    """Apply a gateway's ack; a repeated or superseded ack changes nothing, one that
-    contradicts the state (or comes after the expiry) is a Conflict naming the allowed."""
-    command = await session.scalar(
-        select(Command)
-        .where(Command.provider_id == provider_id, Command.command_id == command_id)
-        .with_for_update()
-    )
+    """Apply a gateway's ack (to a command of `device_id` when given); a repeated or
+    superseded ack changes nothing, one that contradicts the state (or comes after the
+    expiry) is a Conflict naming the allowed."""
+    mine = [Command.provider_id == provider_id, Command.command_id == command_id]
+    if device_id is not None:
+        mine.append(Command.device_id == device_id)
+    command = await session.scalar(select(Command).where(*mine).with_for_update())
     if command is None:
         raise NotFound(f"command {command_id} not found")
     changes = []

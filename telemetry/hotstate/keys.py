@@ -48,6 +48,10 @@ COMMAND_STREAM_MAXLEN = 100_000
 COMMAND_WAKEUP_MAXLEN = 100
 
 
+# Wakes what delivers every provider's commands (the MQTT transport).
+ALL_COMMANDS_WAKEUP = f"{PREFIX}:cmd:wakeup"
+
+
 def command_wakeup_key(provider_id: uuid.UUID | str) -> str:
     """Stream that wakes a provider's long-polling gateways when commands are due."""
     return f"{_tag(provider_id)}:cmd:wakeup"
