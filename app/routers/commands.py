@@ -1,5 +1,6 @@
 """Vehicle commands: sent by managers, read back, and delivered to and acked by gateways."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -76,6 +77,11 @@ def command_read(view: CommandView) -> CommandRead:
         message=c.message,
         history=[CommandChangeRead.model_validate(h, from_attributes=True) for h in view.history],
     )
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _provider(principal: Principal) -> uuid.UUID:
@@ -193,10 +199,21 @@ async def gateway_commands(
     """Due commands at once, else the first within `wait` seconds; each is marked
     delivered and handed out again if not answered within the redelivery time."""
     delivery: CommandDelivery = request.app.state.command_delivery
-    handed = await delivery.poll(
-        _provider(principal), actor=principal.key_id, wait_s=wait, reconnected=reconnect
+    poll = asyncio.create_task(
+        delivery.poll(
+            _provider(principal), actor=principal.key_id, wait_s=wait, reconnected=reconnect
+        )
     )
-    return GatewayCommands(commands=handed)
+    # A gateway that hangs up ends its wait: a waiting poll must not hold a shutdown up.
+    gone = asyncio.create_task(_disconnected(request))
+    await asyncio.wait({poll, gone}, return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if not poll.done():
+        poll.cancel()
+        await asyncio.gather(poll, gone, return_exceptions=True)
+        return GatewayCommands(commands=[])  # no one is listening any more
+    await asyncio.gather(gone, return_exceptions=True)
+    return GatewayCommands(commands=poll.result())
 
 
 @router.post(
