@@ -7,6 +7,7 @@ local Debian machine when run as root; otherwise stops with one sentence saying 
 import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -190,6 +191,34 @@ def ensure_redis(redis_url: str) -> None:
     raise BootstrapError("Redis did not come up; see /var/log/redis/fleetbed.log.")
 
 
+MQTT_LOCAL = ("127.0.0.1", 1883)
+
+
+def _mqtt_reachable() -> bool:
+    try:
+        with socket.create_connection(MQTT_LOCAL, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_local_mqtt() -> None:
+    """Start a local Mosquitto broker for the MQTT command transport when one is installed
+    and none listens; without it, commands still go over HTTP, so nothing fails here."""
+    mosquitto = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+    if mosquitto is None or _mqtt_reachable():
+        return
+    _say("starting mosquitto")
+    config = Path("/etc/mosquitto/mosquitto.conf")
+    options = ["-c", str(config)] if config.exists() else ["-p", str(MQTT_LOCAL[1])]
+    subprocess.run([mosquitto, "-d", *options], check=False, capture_output=True)  # noqa: S603
+    for _ in range(20):
+        if _mqtt_reachable():
+            return
+        time.sleep(0.25)
+    _say("mosquitto did not come up; vehicle commands go over HTTP only")
+
+
 def bootstrap(settings: Settings) -> int:
     """Prepare services and schema for `settings`; 0 on success, 1 with a sentence otherwise."""
     url = make_url(settings.database_url)
@@ -198,6 +227,7 @@ def bootstrap(settings: Settings) -> int:
         asyncio.run(ensure_database(url))
         ensure_postgis(url)
         ensure_redis(settings.redis_url)
+        ensure_local_mqtt()
         upgrade(settings.database_url)
     except BootstrapError as exc:
         print(f"bootstrap: {exc}", file=sys.stderr)

@@ -369,6 +369,8 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             status_file=Path(args.status_file) if args.status_file else None,
             trips_per_day=args.trips_per_day,
             steady=args.steady,
+            commands="mqtt" if args.mqtt else "http",
+            mqtt_url=args.mqtt or RunOptions.mqtt_url,
         )
         target = Target(args.base_url, Path(args.keys), Path(args.geodata))
         return simulate(options, target)

@@ -20,11 +20,12 @@ from app.logging_setup import configure_logging
 from app.migrations import head_revision
 from app.observability import HttpMetrics, IngestMetrics, ObservabilityMiddleware
 from app.openapi_doc import build_openapi
-from app.resources import Resources, close_resources, open_resources
+from app.resources import Resources, close_resources, make_blocking_redis, open_resources
 from app.routers import (
     alerts,
     audit,
     auth,
+    commands,
     compliance,
     exports,
     health,
@@ -42,6 +43,8 @@ from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
 from fleet.background_jobs import BackgroundJobs, TaskUpkeep
+from fleet.commands.delivery import CommandDelivery
+from fleet.commands.mqtt import MqttCommands
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
@@ -73,6 +76,9 @@ Fleet-management backend for Helsingborg's mobility testbed.
   box, one vehicle, supply per H3 cell.
 * **Zones, policies, compliance, alerts** (`/v1/zones`, `/v1/geofence/check`,
   `/v1/policies`, `/v1/compliance`, `/v1/alerts`).
+* **Vehicle commands** (`/v1/vehicles/{device_id}/commands`, `/v1/commands`,
+  `/v1/gateway/commands`): lock, unlock, ring, cap the speed; delivered to gateways by
+  HTTP long poll or MQTT, acked, expired when not finished in time.
 * **Exports and audit** (`/v1/exports`, `/v1/audit-log`): trips, events and vehicle status
   as CSV, GeoJSON or Parquet for auditors; the log of every audited read.
 * **Operations**: `/healthz`, `/readyz`, `/metrics`.
@@ -102,6 +108,7 @@ def _start_background(
     live: LiveFeed,
     registry: ZoneRegistry,
     feed: TaskFeed,
+    delivery: CommandDelivery,
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
         jobs = BackgroundJobs(
@@ -126,6 +133,15 @@ def _start_background(
         every = settings.tasks.upkeep_interval_s
         supervisor.start("task-expiry", upkeep.expire_tasks, interval_s=every)
         supervisor.start("silent-vehicle-inspection", upkeep.inspect_silent, interval_s=every)
+        supervisor.start(
+            "command-expiry", delivery.expire, interval_s=settings.commands.expiry_interval_s
+        )
+    mqtt_url = settings.mqtt.url
+    if mqtt_url is not None:
+        mqtt = MqttCommands(mqtt_url, delivery, lambda: resources.sessionmaker)
+        supervisor.start(
+            "mqtt-commands", mqtt.step, interval_s=0, period_s=mqtt.serve_s, close=mqtt.close
+        )
     if settings.geofence.follow_changes:
         sync = ZoneSync(registry, resources, settings.geofence.resync_interval_s)
         supervisor.start(
@@ -181,14 +197,26 @@ def create_app(settings: Settings) -> FastAPI:
             directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers
         )
         app.state.trip_ingest = TripIngest(directory, rules, share)
+        delivery = CommandDelivery(
+            sessions=lambda: resources.sessionmaker,
+            redis=resources.redis,
+            waiting=make_blocking_redis(settings),
+            redeliver_after=timedelta(seconds=settings.commands.redeliver_after_s),
+            max_per_poll=settings.commands.max_per_poll,
+            max_wait_s=settings.commands.max_wait_s,
+        )
+        app.state.command_delivery = delivery
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
-        _start_background(supervisor, settings, resources, live, registry, app.state.task_feed)
+        _start_background(
+            supervisor, settings, resources, live, registry, app.state.task_feed, delivery
+        )
         try:
             yield
         finally:
             # Neither a task that died nor a failing close keeps the others from closing.
             await supervisor.stop()
+            await delivery.close()
             await close_resources(resources)
 
     app = FastAPI(
@@ -202,7 +230,17 @@ def create_app(settings: Settings) -> FastAPI:
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
-    for module in (*routers, compliance, mds_provider, mds_metrics, audit, exports, trips, tasks):
+    for module in (
+        *routers,
+        compliance,
+        mds_provider,
+        mds_metrics,
+        audit,
+        exports,
+        trips,
+        commands,
+        tasks,
+    ):
         app.include_router(module.router)
     app.include_router(policies.mds)
     app.add_middleware(AllowedMethods, routes=app.routes)

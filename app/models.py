@@ -2,6 +2,7 @@
 
 from app.core.db import Base
 from fleet.alerts.models import AlertRecord
+from fleet.commands.models import Command, CommandChange
 from fleet.events.models import VehicleEvent
 from fleet.reporting.models import AuditEntry
 from fleet.tasks.models import Task, TaskChange, TaskRuleRecord
@@ -17,6 +18,8 @@ __all__ = [
     "AlertRecord",
     "ApiKey",
     "AuditEntry",
+    "Command",
+    "CommandChange",
     "PolicyRecord",
     "Provider",
     "Task",

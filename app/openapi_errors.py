@@ -44,6 +44,9 @@ EXTRA_STATUSES: dict[str, frozenset[int]] = {
     "v1_release_task": frozenset({409}),
     "v1_assign_task": frozenset({409}),
     "v1_cancel_task": frozenset({409}),
+    # A command_id used for another command; an ack that contradicts the state.
+    "v1_send_command": frozenset({409}),
+    "v1_gateway_ack_command": frozenset({409}),
 }
 
 DESCRIPTIONS: dict[int, str] = {

@@ -53,6 +53,11 @@ def make_redis(settings: Settings) -> Redis:
     )
 
 
+def make_blocking_redis(settings: Settings) -> Redis:
+    """A Redis client for blocking reads (long polls): no read timeout cuts a wait short."""
+    return Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=None)
+
+
 def open_resources(settings: Settings, alembic_head: str | None) -> Resources:
     """Create (lazily connecting) resources for one process."""
     engine = make_engine(settings)

@@ -228,6 +228,35 @@ class BackgroundSettings(BaseModel):
     )
 
 
+class MqttSettings(BaseModel):
+    """The MQTT transport of vehicle commands."""
+
+    url: str | None = Field(
+        default=None,
+        pattern=r"^mqtt://[^/\s]+$",
+        description="Broker, e.g. mqtt://127.0.0.1:1883; commands go over MQTT only when set.",
+    )
+
+
+class CommandSettings(BaseModel):
+    """Delivery of vehicle commands."""
+
+    redeliver_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A delivered command without an answer is handed out again after this.",
+    )
+    expiry_interval_s: float = Field(
+        default=5.0, gt=0, description="How often commands past their expiry are expired."
+    )
+    max_per_poll: int = Field(default=100, ge=1, description="Most commands in one delivery.")
+    max_wait_s: float = Field(
+        default=55.0,
+        ge=0,
+        description="Longest a long poll is held, whatever `wait` asks for (at most 55 s).",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -260,3 +289,5 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     background: BackgroundSettings = BackgroundSettings()
     tasks: TaskSettings = TaskSettings()
+    commands: CommandSettings = CommandSettings()
+    mqtt: MqttSettings = MqttSettings()

@@ -24,6 +24,7 @@ from app.resources import make_engine
 from app.settings import (
     ApiSettings,
     AuthSettings,
+    CommandSettings,
     GeofenceSettings,
     HotStateSettings,
     Settings,
@@ -45,6 +46,8 @@ def make_settings(**overrides: object) -> Settings:
         # Tests drive upkeep themselves; background work would race with them.
         "hotstate": HotStateSettings(catchup_interval_s=0),
         "geofence": GeofenceSettings(follow_changes=False),
+        # Generated requests may ask for the longest long poll; tests wait a few seconds.
+        "commands": CommandSettings(max_wait_s=3),
     }
     values.update(overrides)
     return Settings.model_validate(values)

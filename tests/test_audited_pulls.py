@@ -299,6 +299,11 @@ NOT_AUDITED: dict[str, str] = {
     "POST /v1/tasks/{task_id}/release": "recorded in the task history with its principal",
     "POST /v1/tasks/{task_id}/assign": "recorded in the task history with its principal",
     "POST /v1/tasks/{task_id}/cancel": "recorded in the task history with its principal",
+    "POST /v1/vehicles/{device_id}/commands": "an operator commanding its own fleet",
+    "GET /v1/vehicles/{device_id}/commands": "an operator reading its own commands",
+    "GET /v1/commands/{command_id}": "an operator reading its own commands",
+    "GET /v1/gateway/commands": "a gateway taking its own fleet's commands",
+    "POST /v1/gateway/commands/{command_id}/ack": "a gateway answering a command",
 }
 
 

@@ -28,7 +28,7 @@ INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
 HOUR_MS = 3_600_000
 # Path parameters that name one of A's objects: B must get 403 or 404.
-OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id", "trip_id", "task_id")
+OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id", "trip_id", "task_id", "command_id")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Owned:
     trip_id: str
     # An open task of A's.
     task_id: str
+    # A command of A's, still pending.
+    command_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -229,6 +231,17 @@ MATRIX: dict[str, Calls] = {
     "POST /v1/tasks/{task_id}/release": _none,
     "POST /v1/tasks/{task_id}/assign": lambda a, b: [Call(json={"assignee": b.key_id})],
     "POST /v1/tasks/{task_id}/cancel": _none,
+    "POST /v1/vehicles/{device_id}/commands": lambda a, b: [
+        Call(json={"kind": "unlock"}),
+        Call(json={"kind": "unlock", "command_id": "a-1"}),
+    ],
+    "GET /v1/vehicles/{device_id}/commands": _none,
+    "GET /v1/commands/{command_id}": _none,
+    "GET /v1/gateway/commands": lambda a, b: [Call(), Call({"reconnect": "true"})],
+    "POST /v1/gateway/commands/{command_id}/ack": lambda a, b: [
+        Call(json={"status": "done"}),
+        Call(json={"status": "rejected"}),
+    ],
 }
 
 
@@ -247,6 +260,7 @@ def path_of(route: str, a: Owned) -> str:
         "zone_id": a.zone_id,
         "trip_id": a.trip_id,
         "task_id": a.task_id,
+        "command_id": a.command_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -326,6 +340,13 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
     )
     alerts = await _ok(client, manager, "GET", "/v1/alerts", None)
     assert alerts, "A's vehicle raised no alert: the matrix would not test alerts"
+    command = await _ok(
+        client,
+        manager,
+        "POST",
+        f"/v1/vehicles/{device}/commands",
+        {"kind": "lock", "command_id": "a-1"},
+    )
     hour = {"telemetry_time": _hour(datetime.fromtimestamp(past / 1000, UTC))}
     served = await client.get("/mds/provider/telemetry", params=hour, headers=manager.headers)
     assert old_point["telemetry_id"] in served.text, "the hour's feed would not test telemetry"
@@ -335,6 +356,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         zone_id=own_zone["zone_id"],
         trip_id=trips[0]["trip_id"],
         task_id=task["task_id"],
+        command_id=command["command_id"],
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],
@@ -346,6 +368,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
             old_point["telemetry_id"],
             *(a["alert_id"] for a in alerts),
             task["task_id"],
+            command["command_id"],
         ),
         policy_id=published["policy_id"],
         city_zone_id=city["zone_id"],
@@ -406,3 +429,5 @@ async def test_another_operator_never_sees_or_changes_a_tenants_objects(
     assert task.json()["priority"] == 1
     rules = await client.get("/v1/task-rules", headers=manager.headers)
     assert rules.json()["battery_below_percent"] == 20
+    command = await client.get(f"/v1/commands/{a.command_id}", headers=manager.headers)
+    assert command.json()["state"] == "pending"

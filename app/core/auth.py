@@ -31,6 +31,8 @@ class Scope(StrEnum):
     TASKS_MANAGE = "tasks:manage"
     ZONES_WRITE = "zones:write"
     POLICIES_WRITE = "policies:write"
+    COMMANDS_WRITE = "commands:write"
+    COMMANDS_RECEIVE = "commands:receive"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -44,11 +46,20 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.TASKS_WRITE,
             Scope.TASKS_MANAGE,
             Scope.ZONES_WRITE,
+            Scope.COMMANDS_WRITE,
         }
     ),
-    Role.FIELD_AGENT: frozenset({Scope.FLEET_READ, Scope.VEHICLES_READ, Scope.TASKS_WRITE}),
+    Role.FIELD_AGENT: frozenset(
+        {Scope.FLEET_READ, Scope.VEHICLES_READ, Scope.TASKS_WRITE, Scope.COMMANDS_WRITE}
+    ),
     Role.GATEWAY: frozenset(
-        {Scope.VEHICLES_READ, Scope.VEHICLES_WRITE, Scope.TELEMETRY_WRITE, Scope.EVENTS_WRITE}
+        {
+            Scope.VEHICLES_READ,
+            Scope.VEHICLES_WRITE,
+            Scope.TELEMETRY_WRITE,
+            Scope.EVENTS_WRITE,
+            Scope.COMMANDS_RECEIVE,
+        }
     ),
     Role.CITY_PLANNER: frozenset({Scope.FLEET_READ, Scope.ZONES_WRITE, Scope.POLICIES_WRITE}),
 }

@@ -8,7 +8,10 @@ from demo.keys_file import DEFAULT_KEYS_PATH
 SIMULATE_HELP = """\
 Acts as the vehicle gateways of the demo operators (keys from `fleetbed demo seed`): it
 registers the vehicles it drives if they are not yet, then posts their telemetry, events
-and (pods) trips to the MDS Agency endpoints, over HTTP only.
+and (pods) trips to the MDS Agency endpoints over HTTP. Its gateways take vehicle commands
+(lock, unlock, ring, set_max_speed, ...) over the HTTP long poll, or with --mqtt from the
+MQTT broker, carry them out (a locked vehicle takes no trips, a speed cap caps its speed,
+a ring is logged) and ack them.
 
 Time: fleetbed refuses timestamps in the future, so with --speed S > 1 the simulated
 clock starts in the past and runs S times faster than real time until it reaches the
@@ -85,4 +88,13 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--status-file", default=None, help="rewritten every second with the live counters"
+    )
+    parser.add_argument(
+        "--mqtt",
+        nargs="?",
+        const="mqtt://127.0.0.1:1883",
+        default=None,
+        metavar="URL",
+        help="take vehicle commands from the MQTT broker (default URL: %(const)s) instead of "
+        "the HTTP long poll",
     )

@@ -34,6 +34,8 @@ class Motion:
     cruise_ms: float
     reckless: bool = False
     travelled: float = 0.0
+    # A top speed set by a command (m/s); it binds the reckless too.
+    cap_ms: float | None = None
 
     @property
     def done(self) -> bool:
@@ -58,6 +60,8 @@ class Motion:
                 if self.reckless
                 else min(speed, CAREFUL * limit * KPH)
             )
+        if self.cap_ms is not None:
+            speed = min(speed, self.cap_ms)
         remaining = self.path.length - self.travelled
         dt = dt_ms
         # The last step takes the rest of the path when less than half a step would be

@@ -22,6 +22,8 @@ from demo.city import Operator
 from demo.fleet_plan import plan_fleet
 from demo.simulator.citymap import CityMap
 from demo.simulator.clock import PacedClock, SteppedClock
+from demo.simulator.command_link import Executor, mqtt_commands, poll_commands
+from demo.simulator.controls import Controls
 from demo.simulator.gateway import Credentials, Gateway, RateCap
 from demo.simulator.misbehaviour import Rates
 from demo.simulator.report import Report, write_status
@@ -69,6 +71,9 @@ class RunOptions:
     max_batch: int = 5000
     # Post the providers' batches side by side (see `Gateway.parallel`).
     parallel: bool = True
+    # How the gateways take vehicle commands: "off", "http" (long poll) or "mqtt".
+    commands: str = "off"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
 
 
 def wall_ms() -> int:
@@ -126,6 +131,9 @@ class Simulation:
             )
         self.world = self._world(self.start_ms)
         self._status_at = 0.0
+        self.credentials = credentials
+        self.client = client
+        self.executor = Executor(self.controls)
 
     @property
     def start_ms(self) -> int:
@@ -163,6 +171,25 @@ class Simulation:
             self.paced.sim_ms = resumed
             self.world = self._world(resumed)
 
+    def controls(self, device_id: str) -> Controls | None:
+        """The command state of a driven vehicle (None: not one of this run's)."""
+        for vehicle in self.world.vehicles:
+            if vehicle.device_id == device_id:
+                return vehicle.controls
+        return None
+
+    def _command_links(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        wanted = [self.credentials[p.key] for p in self.providers]
+        if self.options.commands == "http":
+            return [
+                asyncio.create_task(poll_commands(self.client, c, self.executor, stop))
+                for c in wanted
+            ]
+        if self.options.commands == "mqtt":
+            link = mqtt_commands(self.options.mqtt_url, wanted, self.executor, stop)
+            return [asyncio.create_task(link)]
+        return []
+
     def _next_time(self) -> int:
         if self.stepped is not None:
             return self.stepped.advance()
@@ -189,6 +216,8 @@ class Simulation:
         await self.register()
         if self.paced is not None:
             await self._resume()
+        links_stop = asyncio.Event()
+        links = self._command_links(links_stop)
         try:
             while not stop.is_set():
                 t = self._next_time()
@@ -203,6 +232,10 @@ class Simulation:
                 else:
                     await asyncio.sleep(0)  # let a signal handler set `stop`
         finally:
+            links_stop.set()
+            for link in links:
+                link.cancel()
+            await asyncio.gather(*links, return_exceptions=True)
             # Late batches still held back go out now, late as they are.
             await self.gateway.send(self.world.held())
             self._status(force=True)

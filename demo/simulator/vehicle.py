@@ -30,6 +30,7 @@ from demo.fleet_plan import PlannedVehicle
 from demo.simulator import demand, paths, payloads, rides
 from demo.simulator.batches import Outbox
 from demo.simulator.citymap import XY, CityMap, distance
+from demo.simulator.controls import Controls
 from demo.simulator.misbehaviour import TRIP_KINDS, Misbehaviour, Rates
 from demo.simulator.motion import Motion, jitter, reported_speed
 
@@ -109,6 +110,7 @@ class VehicleSim:
         self.last_point_ms = 0
         self.now = start_ms
         self.due = start_ms + self.rng.randrange(30_000)
+        self.controls = Controls()
         self._out = Outbox()
         self._script = self._life()
 
@@ -229,6 +231,7 @@ class VehicleSim:
         area = self.env.cmap.service_area
         inside = True
         while not motion.done:
+            motion.cap_ms = self.controls.cap_ms()
             if self.rng.random() < 0.03:
                 # A red light, a crowd: stand for a moment.
                 yield self.now + round(self.rng.uniform(8, 30) * 1000)
@@ -285,6 +288,10 @@ class VehicleSim:
                 yield from self._recharge()
 
     def _micromobility_trip(self) -> Script:
+        if self.controls.locked:
+            # A locked vehicle cannot be hired; it waits to be unlocked.
+            self._out.note("trips_refused_locked")
+            return
         ride = self._plan(self.xy)
         if ride is None:
             return
@@ -352,6 +359,9 @@ class VehicleSim:
             if self.battery < SERVICE_BATTERY:
                 yield from self._service_break()
                 shift_id = payloads.random_uuid(self.rng)
+                continue
+            if self.controls.locked:
+                self._out.note("trips_refused_locked")
                 continue
             yield from self._order(shift_id)
 

@@ -581,3 +581,16 @@ def stream_entry(changed: Changed) -> dict[str, str]:
         "change_seq": str(task.change_seq),
         "at": change.at.isoformat(),
     }
+
+
+async def holds_task_for(
+    session: AsyncSession, *, provider_id: uuid.UUID, device_id: uuid.UUID, holder: str
+) -> bool:
+    """Whether the key `holder` holds (assigned or in progress) a task of the vehicle."""
+    query = select(Task.task_id).where(
+        Task.provider_id == provider_id,
+        Task.device_id == device_id,
+        Task.assignee == holder,
+        Task.state.in_((TaskState.ASSIGNED, TaskState.IN_PROGRESS)),
+    )
+    return (await session.scalars(query.limit(1))).first() is not None

@@ -45,6 +45,20 @@ ALERT_STREAM_MAXLEN = 100_000
 TASK_STREAM = f"{PREFIX}:tasks"
 TASK_STREAM_MAXLEN = 100_000
 
+# Every change of a command's state, for apps that follow commands live.
+COMMAND_STREAM = f"{PREFIX}:commands"
+COMMAND_STREAM_MAXLEN = 100_000
+COMMAND_WAKEUP_MAXLEN = 100
+
+
+# Wakes what delivers every provider's commands (the MQTT transport).
+ALL_COMMANDS_WAKEUP = f"{PREFIX}:cmd:wakeup"
+
+
+def command_wakeup_key(provider_id: uuid.UUID | str) -> str:
+    """Stream that wakes a provider's long-polling gateways when commands are due."""
+    return f"{_tag(provider_id)}:cmd:wakeup"
+
 
 def provider_keys(provider_id: uuid.UUID | str) -> list[str]:
     """The per-provider keys every hot-state script receives first."""
