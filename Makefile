@@ -16,6 +16,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 VEHICLES ?= 300
 SPEED ?= 10
+# Set (e.g. MQTT=mqtt://127.0.0.1:1883) to carry vehicle commands through an MQTT broker.
+MQTT ?=
 
 .PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export
 
@@ -35,7 +37,8 @@ bootstrap-test: $(STAMP)
 
 # The live demo: seed Helsingborg's demo city, serve the API, drive a simulated fleet.
 run: bootstrap
-	@$(BIN)/fleetbed demo run --host $(HOST) --port $(PORT) --vehicles $(VEHICLES) --speed $(SPEED)
+	@$(BIN)/fleetbed demo run --host $(HOST) --port $(PORT) --vehicles $(VEHICLES) --speed $(SPEED) \
+		$(if $(MQTT),--mqtt $(MQTT))
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

@@ -276,6 +276,7 @@ def _demo_run(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         keys=Path(args.keys),
+        mqtt_url=args.mqtt,
     )
 
 
@@ -461,6 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo_run.add_argument("--host", default="127.0.0.1")
     demo_run.add_argument("--port", type=int, default=8000)
     demo_run.add_argument("--keys", default=str(DEFAULT_KEYS_PATH), help="the demo's keys file")
+    demo_run.add_argument(
+        "--mqtt",
+        nargs="?",
+        const="mqtt://127.0.0.1:1883",
+        default=None,
+        metavar="URL",
+        help="vehicle commands through this MQTT broker (default URL: %(const)s): the server "
+        "publishes them, the simulated gateways take and ack them there",
+    )
     demo_run.set_defaults(handler=_demo_run)
 
     admin = commands.add_parser("admin", help="providers and keys").add_subparsers(

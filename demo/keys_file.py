@@ -35,6 +35,7 @@ class OperatorKeys(_Model):
     mode: Mode
     gateway_key: str | None = Field(default=None, repr=False)
     manager_key: str | None = Field(default=None, repr=False)
+    agent_key: str | None = Field(default=None, repr=False)
 
 
 class CityKeys(_Model):

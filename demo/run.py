@@ -238,6 +238,7 @@ class Demo:
         trips_per_day: float,
         host: str,
         port: int,
+        mqtt_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -247,7 +248,11 @@ class Demo:
         self.host = host
         self.port = port
         self.base_url = f"http://{_client_host(host)}:{port}"
+        self.mqtt_url = mqtt_url
         self.env = _child_env(settings)
+        if mqtt_url is not None:
+            # The server delivers commands over MQTT too; the simulator takes them there.
+            self.env["FLEETBED_MQTT__URL"] = mqtt_url
         self.started = datetime.now(UTC)
         self.server: Child | None = None
         self.simulator: Child | None = None
@@ -300,6 +305,7 @@ class Demo:
                 f"{self.trips_per_day:g}",
                 "--status-file",
                 str(self.paths.status_file),
+                *(["--mqtt", self.mqtt_url] if self.mqtt_url is not None else []),
             ],
             self.env,
             self.paths.simulator_log,
@@ -447,8 +453,10 @@ def run_demo(
     host: str,
     port: int,
     keys: Path,
+    mqtt_url: str | None = None,
 ) -> int:
-    """Seed, serve, simulate and show the live summary until Ctrl-C; the exit status."""
+    """Seed, serve, simulate and show the live summary until Ctrl-C; the exit status.
+    With `mqtt_url`, vehicle commands travel through that MQTT broker."""
     demo = Demo(
         settings,
         DemoPaths(keys),
@@ -457,6 +465,7 @@ def run_demo(
         trips_per_day=trips_per_day,
         host=host,
         port=port,
+        mqtt_url=mqtt_url,
     )
     try:
         demo.prepare()

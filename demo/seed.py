@@ -245,6 +245,14 @@ async def _operator_keys(
             name=f"demo {operator.key} manager",
             tally=tally,
         ),
+        agent_key=await _ensure_key(
+            session,
+            known.agent_key if known else None,
+            role=Role.FIELD_AGENT,
+            provider_id=operator.provider_id,
+            name=f"demo {operator.key} field agent",
+            tally=tally,
+        ),
     )
 
 

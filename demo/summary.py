@@ -338,10 +338,12 @@ def example_requests(base_url: str, keys_path: str, operator: str, today: date) 
     return [
         _key_from_file("AUDITOR", keys_path, "city", "city_auditor"),
         _key_from_file("MANAGER", keys_path, "providers", operator, "manager_key"),
+        _key_from_file("AGENT", keys_path, "providers", operator, "agent_key"),
         curl(f"/v1/vehicles?near={lat:.4f},{lng:.4f}&radius_m=1500&limit=5", "AUDITOR"),
         curl("/v1/supply?resolution=8", "AUDITOR"),
         curl("/mds/provider/vehicles/status?limit=5", "AUDITOR", f"Accept: {MDS_ACCEPT}"),
         curl("/v1/alerts?limit=5", "MANAGER"),
+        curl(f"/v1/tasks?near={lat:.4f},{lng:.4f}&state=open&limit=5", "AGENT"),
         curl(
             f"/v1/exports/trips?from={start.isoformat()}T00:00:00Z"
             f"&to={end.isoformat()}T00:00:00Z&format=csv&privacy=open",

@@ -122,8 +122,14 @@ def document_of(path: Path) -> Any:
     return orjson.loads(path.read_bytes())
 
 
+# A gateway, a manager and a field agent per demo operator; admin, auditor and planner.
+DEMO_KEYS = 3 * len(OPERATORS) + 3
+
+
 def all_keys(keys: DemoKeys) -> list[str]:
-    found = [k for p in keys.providers.values() for k in (p.gateway_key, p.manager_key)]
+    found = [
+        k for p in keys.providers.values() for k in (p.gateway_key, p.manager_key, p.agent_key)
+    ]
     found += [keys.city.admin, keys.city.city_auditor, keys.city.city_planner]
     assert all(found)
     return [k for k in found if k]
@@ -154,7 +160,7 @@ async def test_a_first_seed_creates_the_whole_demo_city(
 
     assert tallies(outcome) == {
         "providers": (5, 0, 0),
-        "api_keys": (13, 0, 0),
+        "api_keys": (DEMO_KEYS, 0, 0),
         "vehicles": (300, 0, 0),
         "zones": (len(ZONES) + 1, 0, 0),
         "policies": (3, 0, 0),
@@ -173,7 +179,14 @@ async def test_a_first_seed_creates_the_whole_demo_city(
     assert set(document["providers"]) == {op.key for op in OPERATORS}
     for op in OPERATORS:
         entry = document["providers"][op.key]
-        assert set(entry) == {"provider_id", "name", "mode", "gateway_key", "manager_key"}
+        assert set(entry) == {
+            "provider_id",
+            "name",
+            "mode",
+            "gateway_key",
+            "manager_key",
+            "agent_key",
+        }
         assert (entry["provider_id"], entry["name"], entry["mode"]) == (
             str(op.provider_id),
             op.name,
@@ -308,7 +321,7 @@ async def test_a_second_seed_changes_nothing(
 
     assert tallies(again) == {
         "providers": (0, 5, 0),
-        "api_keys": (0, 13, 0),
+        "api_keys": (0, DEMO_KEYS, 0),
         "vehicles": (0, 300, 0),
         "zones": (0, len(ZONES) + 1, 0),
         "policies": (0, 3, 0),
@@ -354,7 +367,7 @@ async def test_a_revoked_key_is_replaced_and_the_others_kept(
 
     again = await seed(session, settings, keys_path, geodata)
 
-    assert (again.api_keys.created, again.api_keys.kept) == (1, 12)
+    assert (again.api_keys.created, again.api_keys.kept) == (1, DEMO_KEYS - 1)
     renewed = read_keys_file(keys_path)
     assert renewed == again.keys
     assert renewed is not None
@@ -385,7 +398,7 @@ async def test_keys_missing_from_the_file_or_of_another_role_are_issued_anew(
 
     again = await seed(session, settings, keys_path, geodata)
 
-    assert (again.api_keys.created, again.api_keys.kept) == (2, 11)
+    assert (again.api_keys.created, again.api_keys.kept) == (2, DEMO_KEYS - 2)
     assert again.keys.city.city_planner == first.keys.city.city_planner
     assert again.keys.city.city_auditor not in (None, first.keys.city.city_planner)
     assert again.keys.providers["kullacykel"].manager_key is not None
@@ -406,7 +419,7 @@ async def test_keys_never_reach_logs_output_or_reprs(
     captured = capsys.readouterr()
     seen = caplog.text + captured.out + captured.err + repr(outcome) + str(outcome.keys)
     keys = all_keys(outcome.keys)
-    assert len(set(keys)) == 13
+    assert len(set(keys)) == DEMO_KEYS
     for key in keys:
         assert key not in seen
         assert parse_key(key).secret not in seen  # type: ignore[union-attr]
@@ -552,7 +565,7 @@ def test_the_command_seeds_once_and_prints_no_keys(
     assert "vehicles:  30 created, 0 already there" in first.stdout
     assert f"keys file: {keys_path} (written)" in first.stdout
     assert "vehicles:  0 created, 30 already there" in second.stdout
-    assert "keys:      0 created, 13 still valid" in second.stdout
+    assert f"keys:      0 created, {DEMO_KEYS} still valid" in second.stdout
     assert f"keys file: {keys_path} (unchanged)" in second.stdout
     keys = read_keys_file(keys_path)
     assert keys is not None

@@ -279,12 +279,14 @@ def test_example_requests_read_keys_from_the_file_and_call_each_api() -> None:
     lines = example_requests(
         "http://127.0.0.1:8000", ".fleetbed/demo-keys.json", "sundsvik", date(2026, 5, 12)
     )
-    auditor, manager, *curls = lines
+    auditor, manager, agent, *curls = lines
     assert auditor.startswith("AUDITOR=$(python3 -c ")
     assert '["city"]["city_auditor"]' in auditor
     assert auditor.endswith(" .fleetbed/demo-keys.json)")
     assert manager.startswith("MANAGER=")
     assert '["providers"]["sundsvik"]["manager_key"]' in manager
+    assert agent.startswith("AGENT=")
+    assert '["providers"]["sundsvik"]["agent_key"]' in agent
     assert all(c.startswith('curl -s "http://127.0.0.1:8000/') for c in curls)
     paths = [c.split('"')[1].removeprefix("http://127.0.0.1:8000") for c in curls]
     assert [p.split("?")[0] for p in paths] == [
@@ -292,13 +294,15 @@ def test_example_requests_read_keys_from_the_file_and_call_each_api() -> None:
         "/v1/supply",
         "/mds/provider/vehicles/status",
         "/v1/alerts",
+        "/v1/tasks",
         "/v1/exports/trips",
     ]
     assert "near=56.0440,12.6940" in paths[0]
-    assert "from=2026-05-11T00:00:00Z&to=2026-05-13T00:00:00Z" in paths[4]
-    assert "privacy=open" in paths[4]
-    assert "$MANAGER" in curls[3]
-    assert all("$AUDITOR" in c for i, c in enumerate(curls) if i != 3)
+    assert "near=56.0440,12.6940" in paths[4]
+    assert "from=2026-05-11T00:00:00Z&to=2026-05-13T00:00:00Z" in paths[5]
+    assert "privacy=open" in paths[5]
+    keys = {3: "$MANAGER", 4: "$AGENT"}
+    assert all(keys.get(i, "$AUDITOR") in c for i, c in enumerate(curls))
 
 
 def test_a_keys_path_with_spaces_is_quoted_for_the_shell() -> None:
