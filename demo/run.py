@@ -282,6 +282,25 @@ class Demo:
             self.paths.server_log,
         )
 
+    def simulator_args(self) -> list[str]:
+        """The `fleetbed` arguments of the simulator."""
+        return [
+            "simulate",
+            "--base-url",
+            self.base_url,
+            "--keys",
+            str(self.paths.keys),
+            "--vehicles",
+            str(self.vehicles),
+            "--speed",
+            f"{self.speed:g}",
+            "--trips-per-day",
+            f"{self.trips_per_day:g}",
+            "--status-file",
+            str(self.paths.status_file),
+            *(["--mqtt", self.mqtt_url] if self.mqtt_url is not None else []),
+        ]
+
     def start_simulator(self) -> None:
         """`fleetbed simulate` in the background, reporting to the status file."""
         self.paths.status_file.unlink(missing_ok=True)
@@ -290,25 +309,7 @@ class Demo:
             f"(log: {self.paths.simulator_log})"
         )
         self.simulator = Child(
-            "simulator",
-            [
-                "simulate",
-                "--base-url",
-                self.base_url,
-                "--keys",
-                str(self.paths.keys),
-                "--vehicles",
-                str(self.vehicles),
-                "--speed",
-                f"{self.speed:g}",
-                "--trips-per-day",
-                f"{self.trips_per_day:g}",
-                "--status-file",
-                str(self.paths.status_file),
-                *(["--mqtt", self.mqtt_url] if self.mqtt_url is not None else []),
-            ],
-            self.env,
-            self.paths.simulator_log,
+            "simulator", self.simulator_args(), self.env, self.paths.simulator_log
         )
 
     def children(self) -> list[Child]:

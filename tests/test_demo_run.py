@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
 from demo.city import GEODATA
+from demo.run import Demo, DemoPaths
 from demo.summary import NO_EVENT, example_requests
 from demo.summary_queries import fleet_summary
 from fleet.alerts.models import AlertRecord
 from tests.config import TEST_REDIS_URL
-from tests.conftest import TenantFactory
+from tests.conftest import TenantFactory, make_settings
 from tests.mds_schemas import PROJECT_ROOT
 from tests.processes import FLEETBED, free_port
 from tests.rows import add_event, add_trip, add_vehicle
@@ -265,3 +266,27 @@ def test_demo_run_seeds_serves_simulates_shows_the_summary_and_stops_cleanly(
     for secret in _secrets(keys):
         assert secret not in text
         assert secret not in (keys.parent / "server.log").read_text()
+
+
+@pytest.mark.parametrize("mqtt_url", [None, "mqtt://127.0.0.1:1883"])
+def test_with_a_broker_the_server_and_the_simulator_both_use_it(
+    tmp_path: Path, mqtt_url: str | None
+) -> None:
+    demo = Demo(
+        make_settings(),
+        DemoPaths(tmp_path / "demo-keys.json"),
+        vehicles=5,
+        speed=2,
+        trips_per_day=1,
+        host="127.0.0.1",
+        port=8000,
+        mqtt_url=mqtt_url,
+    )
+    args = demo.simulator_args()
+    assert args[0] == "simulate"
+    if mqtt_url is None:
+        assert "--mqtt" not in args
+        assert demo.env.get("FLEETBED_MQTT__URL") == os.environ.get("FLEETBED_MQTT__URL")
+    else:
+        assert args[args.index("--mqtt") + 1] == mqtt_url
+        assert demo.env["FLEETBED_MQTT__URL"] == mqtt_url
