@@ -131,7 +131,7 @@ def _query_text(value: object) -> str:
 
 
 def _params(**values: object) -> dict[str, str | None]:
-    return {name: str(v) if v is not None else None for name, v in values.items()}
+    return {name: _query_text(v) if v is not None else None for name, v in values.items()}
 
 
 class AuditorReads:
