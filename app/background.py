@@ -65,9 +65,14 @@ class Supervisor:
 
     max_backoff_s: float = 30.0
     min_stale_after_s: float = 15.0
+    # How long stop() waits for the tasks; one still running then is logged and left.
+    stop_timeout_s: float = 10.0
+    # Between repeated cancellations of a task that is still running.
+    recancel_s: float = 0.2
     clock: Callable[[], float] = time.monotonic
     _tasks: dict[str, tuple[asyncio.Task[None], TaskHealth]] = field(default_factory=dict)
     _closers: list[Step] = field(default_factory=list)
+    _stopping: bool = False
 
     def start(
         self,
@@ -93,7 +98,10 @@ class Supervisor:
             self._closers.append(close)
 
     async def _run(self, step: Step, health: TaskHealth, interval_s: float) -> None:
-        while True:
+        # The flag, not only the cancellation, ends the loop: on Python 3.11 a library's
+        # `asyncio.wait_for` (redis-py wraps every send in one) can swallow a cancellation
+        # that lands as its inner call finishes, and the step then returns normally.
+        while not self._stopping:
             try:
                 await step()
             except Exception as exc:
@@ -135,17 +143,27 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Cancel every task, wait for them and run their closers; a task that died, or a
-        closer that fails, is logged, not raised."""
+        closer that fails, is logged, not raised, and none keeps the process from stopping.
+
+        A task still running shortly after its cancellation is cancelled again (its first
+        one may have been swallowed); after `stop_timeout_s` it is logged and left.
+        """
+        self._stopping = True
         tasks = [task for task, _ in self._tasks.values()]
+        running = set(tasks)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_timeout_s
+        while running and loop.time() < deadline:
+            for task in running:
+                task.cancel()
+            _, running = await asyncio.wait(running, timeout=self.recancel_s)
         for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        for task in tasks:
-            died = _death(task)
-            if died is not None:
+            if task in running:
+                log.error("background task did not stop", extra={"task": task.get_name()})
+            elif not task.cancelled() and task.exception() is not None:
                 log.error(
-                    "background task had died", extra={"task": task.get_name(), "error": died}
+                    "background task had died",
+                    extra={"task": task.get_name(), "error": repr(task.exception())},
                 )
         self._tasks.clear()
         for close in self._closers:

@@ -1,6 +1,8 @@
 """Retry backoff and task health of background work, and which errors are outages."""
 
 import asyncio
+import contextlib
+import logging
 
 import asyncpg
 import pytest
@@ -114,3 +116,59 @@ async def test_supervisor_retries_a_failing_step_until_it_succeeds_and_closes_on
     assert calls[:3] == ["step"] * 3
     assert calls[-1] == "closed"
     assert supervisor.checks() == []
+
+
+async def test_stop_ends_a_task_whose_step_swallowed_the_cancellation() -> None:
+    # What asyncio.wait_for does on Python 3.11 when the cancellation lands as its inner
+    # call finishes (redis-py wraps every send in one): the step returns normally.
+    inside = asyncio.Event()
+    steps: list[int] = []
+    closed = asyncio.Event()
+
+    async def swallowing() -> None:
+        steps.append(1)
+        inside.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+    async def close() -> None:
+        closed.set()
+
+    supervisor = Supervisor()
+    supervisor.start("swallowing", swallowing, interval_s=0.01, close=close)
+    await asyncio.wait_for(inside.wait(), 5)
+    await asyncio.wait_for(supervisor.stop(), 5)
+    assert closed.is_set()
+    assert steps == [1]
+
+
+async def test_stop_gives_up_on_a_task_that_refuses_to_end_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inside = asyncio.Event()
+    release = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def stubborn() -> None:
+        inside.set()
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+
+    async def close() -> None:
+        closed.set()
+
+    supervisor = Supervisor(stop_timeout_s=0.3, recancel_s=0.05)
+    supervisor.start("stubborn", stubborn, interval_s=0.01, close=close)
+    [(task, _)] = supervisor._tasks.values()
+    await asyncio.wait_for(inside.wait(), 5)
+    with caplog.at_level(logging.ERROR, logger="fleetbed.background"):
+        await asyncio.wait_for(supervisor.stop(), 5)
+    assert closed.is_set()
+    assert not task.done()
+    assert [r.task for r in caplog.records] == ["fleetbed-stubborn"]  # type: ignore[attr-defined]
+    assert caplog.records[0].getMessage() == "background task did not stop"
+    release.set()
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
+    assert task.done()
