@@ -15,10 +15,20 @@ from app.core.auth import Mode, Role
 from app.core.errors import StateConflict
 from app.resources import make_engine
 from app.settings import Settings
+from fleet.tasks.cursor import START, ChangeCursor
 from fleet.tasks.kinds import TaskKind
 from fleet.tasks.models import Task
 from fleet.tasks.rules import Decisions, Opening
-from fleet.tasks.service import Move, NewTask, apply_decisions, create_task, transition
+from fleet.tasks.service import (
+    Move,
+    NewTask,
+    TaskFilter,
+    apply_decisions,
+    changed_since,
+    create_task,
+    reprioritise,
+    transition,
+)
 from fleet.tasks.states import Action, Actor
 from fleet.tenancy.models import Provider
 from fleet.tenancy.service import create_key, create_provider
@@ -115,3 +125,54 @@ async def test_two_concurrent_batches_open_one_task(committed: Committed) -> Non
             )
         )
     assert count == 1
+
+
+async def test_a_change_that_commits_late_is_not_skipped_by_a_poller(committed: Committed) -> None:
+    c = committed
+    now = datetime.now(UTC)
+    async with c.sessions.begin() as s:
+        first, second = [
+            (await create_task(s, provider_id=c.provider_id, new=new, actor="m", now=now)).task
+            for new in (
+                NewTask(TaskKind.INSPECT, c.device_id, 56.04, 12.69, 1, None, None),
+                NewTask(TaskKind.RELOCATE, c.device_id, 56.04, 12.69, 1, None, None),
+            )
+        ]
+
+    async def poll(cursor: ChangeCursor) -> tuple[list[tuple[uuid.UUID, int]], ChangeCursor]:
+        async with c.sessions() as s:
+            found = await changed_since(
+                s,
+                provider_id=c.provider_id,
+                where=TaskFilter(),
+                cursor=cursor,
+                changed_after=None,
+                limit=50,
+            )
+        seen = [(t.task_id, t.priority) for t in found]
+        return seen, (ChangeCursor(found[-1].change_tx, found[-1].change_seq) if found else cursor)
+
+    created, cursor = await poll(START)
+    assert [task_id for task_id, _ in created] == [first.task_id, second.task_id]
+
+    async def bump(s: AsyncSession, task_id: uuid.UUID) -> None:
+        await reprioritise(
+            s,
+            provider_id=c.provider_id,
+            task_id=task_id,
+            priority=3,
+            due_at=None,
+            actor="m",
+            now=datetime.now(UTC),
+        )
+
+    # The first change takes its number, then commits after a later change committed.
+    async with c.sessions() as slow:
+        async with slow.begin():
+            await bump(slow, first.task_id)
+            async with c.sessions.begin() as fast:
+                await bump(fast, second.task_id)
+            meanwhile, cursor = await poll(cursor)
+        after, cursor = await poll(cursor)
+    assert sorted(meanwhile + after) == sorted([(first.task_id, 3), (second.task_id, 3)])
+    assert (await poll(cursor))[0] == []

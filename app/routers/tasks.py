@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 
 from app.core.auth import Principal, Scope
-from app.core.bounded import INT64_MAX, QueryText
+from app.core.bounded import QueryText
 from app.core.errors import InvalidInput
 from app.deps import SessionDep, require
 from app.paging import PageDep
 from fleet.live.geo import parse_point
 from fleet.tasks import service
+from fleet.tasks.cursor import ChangeCursor, parse_cursor
 from fleet.tasks.feed import TaskFeed
 from fleet.tasks.kinds import TaskKind
 from fleet.tasks.models import Task
@@ -92,17 +93,17 @@ async def put_rules(session: SessionDep, principal: Manager, body: TaskRulesBody
     return body
 
 
-def _since(text: str) -> tuple[int | None, datetime | None]:
-    """A change cursor (digits) or an RFC 3339 time."""
-    if text.isdigit():
-        cursor = int(text)
-        if cursor > INT64_MAX:
-            raise InvalidInput("since is out of range", fields=("since",))
+def _since(text: str) -> tuple[ChangeCursor | None, datetime | None]:
+    """A change cursor ("0" or one a page gave) or an RFC 3339 time."""
+    cursor = parse_cursor(text)
+    if cursor is not None:
         return cursor, None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput("since is a cursor or an RFC 3339 time", fields=("since",)) from None
+        raise InvalidInput(
+            "since is a cursor (0, or one a page gave) or an RFC 3339 time", fields=("since",)
+        ) from None
     if when.tzinfo is None:
         raise InvalidInput("since needs a UTC offset", fields=("since",))
     return None, when.astimezone(UTC)
@@ -142,8 +143,10 @@ async def list_tasks(
             changed_after=after_time,
             limit=page.size,
         )
-        last = found[-1].change_seq if found else cursor
-        return TaskPage(data=[_read(t) for t in found], links={}, cursor=last)
+        last = ChangeCursor(found[-1].change_tx, found[-1].change_seq) if found else cursor
+        return TaskPage(
+            data=[_read(t) for t in found], links={}, cursor=last.text() if last else None
+        )
     place = None
     if near is not None:
         try:

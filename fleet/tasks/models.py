@@ -8,28 +8,45 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Double,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
-    Sequence,
     String,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from app.core.db import Base
 
 # The place of a task as a geography, as the GiST index and the `near` queries spell it.
 PLACE_SQL = "(geography(st_setsrid(st_makepoint(lng, lat), 4326)))"
-CHANGE_SEQ = Sequence("task_change_seq")
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (asyncpg reads and writes it as an int)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        """The type's name in DDL."""
+        return "xid8"
+
+
+# So that reflecting the schema (the migration check) knows the column's type.
+ischema_names["xid8"] = Xid8
 
 
 class Task(Base):
     """One piece of field work, bound to a vehicle or (drop-offs, deployments) a place."""
 
     __tablename__ = "tasks"
+    # The trigger's change stamps come back in the same statement (RETURNING).
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         # At most one active task of a kind per vehicle, even for concurrent batches.
         Index(
@@ -40,7 +57,7 @@ class Task(Base):
             unique=True,
             postgresql_where=text("state IN ('open', 'assigned', 'in_progress')"),
         ),
-        Index("ix_tasks_provider_change", "provider_id", "change_seq"),
+        Index("ix_tasks_provider_change", "provider_id", "change_tx", "change_seq"),
         Index("ix_tasks_provider_state_due", "provider_id", "state", "due_at"),
         # `?near=` orders by distance through this index (KNN on geography).
         Index("ix_tasks_place", text(PLACE_SQL), postgresql_using="gist"),
@@ -63,9 +80,13 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Taken from `task_change_seq` on every change: the cursor of `?since=` polling.
+    # Set by the trigger `tasks_stamp_change` on every insert and update: the change's
+    # transaction, then its number from `task_change_seq`; together the `?since=` cursor.
     change_seq: Mapped[int] = mapped_column(
-        BigInteger, CHANGE_SEQ, server_default=CHANGE_SEQ.next_value()
+        BigInteger, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    change_tx: Mapped[int] = mapped_column(
+        Xid8, server_default=FetchedValue(), server_onupdate=FetchedValue()
     )
 
 

@@ -106,11 +106,11 @@ class TaskRead(BaseModel):
 
 
 class TaskPage(BaseModel):
-    """A page of tasks; `cursor` is the change number to poll `?since=` from next."""
+    """A page of tasks; `cursor` is what to poll `?since=` with next (an opaque text)."""
 
     data: list[TaskRead]
     links: dict[str, str | None]
-    cursor: int | None
+    cursor: str | None
 
 
 class TaskChangeRead(BaseModel):

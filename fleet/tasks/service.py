@@ -7,14 +7,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, literal_column, select, text
+from sqlalchemy import func, insert, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnClause
 
 from app.core.auth import Role
 from app.core.errors import Conflict, InvalidInput, NotFound, StateConflict
+from fleet.tasks.cursor import ChangeCursor
 from fleet.tasks.kinds import TaskKind
-from fleet.tasks.models import CHANGE_SEQ, PLACE_SQL, Task, TaskChange, TaskRuleRecord
+from fleet.tasks.models import PLACE_SQL, Task, TaskChange, TaskRuleRecord
 from fleet.tasks.rules import Decisions, TaskRules, silent_vehicle
 from fleet.tasks.states import (
     ACTIVE,
@@ -63,7 +64,7 @@ _RESOLVE = text(
         FOR UPDATE OF t
     )
     UPDATE tasks t SET state = 'done', closed_by = 'system', closed_reason = old.reason,
-           closed_at = :now, updated_at = :now, change_seq = nextval('task_change_seq')
+           closed_at = :now, updated_at = :now
     FROM old
     WHERE t.task_id = old.task_id
     RETURNING {", ".join(f"t.{c.name}" for c in Task.__table__.columns)}, old.from_state
@@ -82,7 +83,7 @@ _EXPIRE = text(
         FOR UPDATE SKIP LOCKED
     )
     UPDATE tasks t SET state = 'expired', closed_by = 'system', closed_reason = 'overdue',
-           closed_at = :now, updated_at = :now, change_seq = nextval('task_change_seq')
+           closed_at = :now, updated_at = :now
     FROM old
     WHERE t.task_id = old.task_id
     RETURNING {", ".join(f"t.{c.name}" for c in Task.__table__.columns)}, old.from_state
@@ -292,10 +293,6 @@ async def inspect_silent(session: AsyncSession, *, now: datetime, limit: int) ->
     return changed
 
 
-async def _next_seq(session: AsyncSession) -> int:
-    return int(await session.scalar(select(CHANGE_SEQ.next_value())) or 0)
-
-
 async def create_task(
     session: AsyncSession, *, provider_id: uuid.UUID, new: NewTask, actor: str, now: datetime
 ) -> Changed:
@@ -328,7 +325,6 @@ async def create_task(
         note=new.note,
         created_at=now,
         updated_at=now,
-        change_seq=await _next_seq(session),
     )
     session.add(task)
     await session.flush()
@@ -428,7 +424,6 @@ async def transition(
     if target not in ACTIVE:
         task.closed_by, task.closed_at = move.principal, now
     task.state, task.updated_at = target.value, now
-    task.change_seq = await _next_seq(session)
     await session.flush()
     (changed,) = await _record(
         session,
@@ -465,7 +460,7 @@ async def reprioritise(
     if due_at is not None:
         details["due_at"] = {"from": _iso(task.due_at), "to": due_at.isoformat()}
         task.due_at = due_at
-    task.updated_at, task.change_seq = now, await _next_seq(session)
+    task.updated_at = now
     await session.flush()
     (changed,) = await _record(
         session, changes=[(task, actor, "update", task.state, details)], now=now
@@ -526,17 +521,28 @@ async def changed_since(
     *,
     provider_id: uuid.UUID,
     where: TaskFilter,
-    cursor: int | None,
+    cursor: ChangeCursor | None,
     changed_after: datetime | None,
     limit: int,
 ) -> Sequence[Task]:
-    """Tasks changed after a cursor (a change number) or a time, oldest change first."""
+    """Tasks changed after a cursor or a time, in the order of their changes.
+
+    Only changes of transactions that have ended are given (and the reader's own): a
+    transaction still running may commit a change that sorts before the ones it would
+    otherwise skip past, so its changes wait for the next poll.
+    """
     query = _filtered(select(Task).where(Task.provider_id == provider_id), where)
+    query = query.where(
+        or_(
+            Task.change_tx < func.pg_snapshot_xmin(func.pg_current_snapshot()),
+            Task.change_tx == func.pg_current_xact_id_if_assigned(),
+        )
+    )
     if cursor is not None:
-        query = query.where(Task.change_seq > cursor)
+        query = query.where(tuple_(Task.change_tx, Task.change_seq) > (cursor.tx, cursor.seq))
     if changed_after is not None:
         query = query.where(Task.updated_at > changed_after)
-    found = await session.execute(query.order_by(Task.change_seq).limit(limit))
+    found = await session.execute(query.order_by(Task.change_tx, Task.change_seq).limit(limit))
     return list(found.scalars().all())
 
 
