@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from httpx import AsyncClient
@@ -14,6 +15,16 @@ HELSINGBORG = (56.0465, 12.6945)
 def now_ms() -> int:
     """The current time in integer milliseconds."""
     return int(time.time() * 1000)
+
+
+def ms_from_now(offset_ms: int) -> Callable[[], int]:
+    """A time `offset_ms` from when a test runs (not from when cases were collected)."""
+    return lambda: now_ms() + offset_ms
+
+
+def at_run_time(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A parametrized change with its `ms_from_now` values taken now."""
+    return {k: v() if callable(v) else v for k, v in change.items()}
 
 
 def vehicle(tenant: Tenant, /, **fields: Any) -> dict[str, Any]:

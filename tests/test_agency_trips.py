@@ -12,7 +12,7 @@ from app.core.auth import Mode
 from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator
-from tests.payloads import event, now_ms, register, trip
+from tests.payloads import at_run_time, event, ms_from_now, now_ms, register, trip
 from tests.rows import trip_row
 
 TRIPS = "/mds/agency/trips"
@@ -170,7 +170,7 @@ async def test_goods_pods_carry_their_payload(
         (Mode.MICROMOBILITY, {"provider_id": str(uuid.uuid4())}, "bad_param", "provider_id"),
         (Mode.MICROMOBILITY, {"colour": "r\u0000ed"}, "bad_param", "colour"),
         (Mode.MICROMOBILITY, {"standard_cost": -1}, "bad_param", "standard_cost"),
-        (Mode.MICROMOBILITY, {"end_time": now_ms() + 3_600_000}, "bad_param", "end_time"),
+        (Mode.MICROMOBILITY, {"end_time": ms_from_now(3_600_000)}, "bad_param", "end_time"),
     ],
 )
 async def test_bad_trips_are_rejected_naming_the_field(
@@ -185,7 +185,7 @@ async def test_bad_trips_are_rejected_naming_the_field(
     gateway = await tenant(mode=mode)
     [device] = await register(client, gateway)
     good = trip(gateway, device, trip_type=["rider"]) if mode is Mode.MICROMOBILITY else None
-    bad = trip(gateway, device, **change)
+    bad = trip(gateway, device, **at_run_time(change))
     response = await client.post(TRIPS, headers=gateway.headers, json=[x for x in (good, bad) if x])
     assert response.status_code == 400, response.text
     failures = response.json()["failures"]

@@ -16,7 +16,7 @@ from telemetry.models import TelemetryPoint
 from telemetry.partitions import partition_name
 from tests.conftest import Tenant, TenantFactory
 from tests.mds_schemas import assert_valid, model_validator
-from tests.payloads import now_ms, point, register
+from tests.payloads import at_run_time, ms_from_now, now_ms, point, register
 
 TELEMETRY = "/mds/agency/telemetry"
 
@@ -141,7 +141,6 @@ async def test_each_missing_required_key_is_missing_param(
 
 
 def _bad_cases() -> list[tuple[str, dict[str, Any]]]:
-    future = now_ms() + 10 * 60_000
     return [
         ("device_id", {"device_id": str(uuid.uuid4()).upper()}),
         ("telemetry_id", {"telemetry_id": "x"}),
@@ -149,7 +148,7 @@ def _bad_cases() -> list[tuple[str, dict[str, Any]]]:
         ("timestamp", {"timestamp": 1_500_000_000_000}),
         ("timestamp", {"timestamp": 1_600_000_000_000.5}),
         ("timestamp", {"timestamp": "1600000000000"}),
-        ("timestamp", {"timestamp": future}),
+        ("timestamp", {"timestamp": ms_from_now(10 * 60_000)}),
         ("trip_ids", {"trip_ids": []}),
         ("trip_ids.0", {"trip_ids": ["nope"]}),
         ("journey_id", {"journey_id": 5}),
@@ -181,7 +180,7 @@ async def test_each_bad_value_is_rejected_naming_the_field(
 ) -> None:
     gateway = await tenant()
     [device] = await register(client, gateway)
-    bad = point(gateway, device, **change)
+    bad = point(gateway, device, **at_run_time(change))
     response = await client.post(
         TELEMETRY, headers=gateway.headers, json=[point(gateway, device), bad]
     )
