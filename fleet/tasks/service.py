@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import func, insert, literal_column, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnClause
@@ -51,16 +50,27 @@ _OPEN = text(
     """  # noqa: S608 (constants only)
 )
 
-# Close what the data shows is solved; `old` keeps the state each task was in.
+# The active tasks of some kinds of a batch's vehicles. The ids come as one text: a batch
+# names hundreds of vehicles, and a list of UUIDs costs asyncpg a check and a parse each.
+_ACTIVE_OF = text(
+    """
+    SELECT task_id, device_id, kind FROM tasks
+    WHERE provider_id = :provider_id AND state IN ('open', 'assigned', 'in_progress')
+      AND device_id = ANY(CAST(string_to_array(:devices, ',') AS uuid[]))
+      AND kind = ANY(CAST(:kinds AS text[]))
+    """
+)
+
+# Close what the data shows is solved, unless it stopped being active meanwhile; `old`
+# keeps the state each task was in.
 _RESOLVE = text(
     f"""
     WITH old AS (
         SELECT t.task_id, t.state AS from_state, q.reason
         FROM tasks t
-        JOIN jsonb_to_recordset(CAST(:closing AS jsonb))
-             AS q(device_id uuid, kind text, reason text)
-          ON t.device_id = q.device_id AND t.kind = q.kind
-        WHERE t.provider_id = :provider_id AND t.state IN ('open', 'assigned', 'in_progress')
+        JOIN unnest(CAST(:task_ids AS uuid[]), CAST(:reasons AS text[])) AS q(task_id, reason)
+          ON t.task_id = q.task_id
+        WHERE t.state IN ('open', 'assigned', 'in_progress')
         FOR UPDATE OF t
     )
     UPDATE tasks t SET state = 'done', closed_by = 'system', closed_reason = old.reason,
@@ -217,43 +227,66 @@ async def put_task_rules(
     return rules
 
 
+async def _active_of(
+    session: AsyncSession, *, provider_id: uuid.UUID, decisions: Decisions
+) -> dict[tuple[str, str], uuid.UUID]:
+    """The active tasks the decisions are about, by (vehicle, kind)."""
+    devices = {x.device_id for x in decisions.opening} | {x.device_id for x in decisions.closing}
+    kinds = {x.kind.value for x in decisions.opening} | {x.kind.value for x in decisions.closing}
+    rows = await session.execute(
+        _ACTIVE_OF,
+        {"provider_id": provider_id, "devices": ",".join(devices), "kinds": sorted(kinds)},
+    )
+    return {(str(r.device_id), r.kind): r.task_id for r in rows}
+
+
 async def apply_decisions(
     session: AsyncSession, *, provider_id: uuid.UUID, decisions: Decisions, now: datetime
 ) -> list[Changed]:
-    """Open and close what the rules decided, in two statements whatever the batch size."""
+    """Open and close what the rules decided.
+
+    Every reading of a batch may close something, but few vehicles have a task to close:
+    one look at the active tasks of the batch's vehicles finds what there is, and only
+    openings of new tasks and closings of existing ones are written.
+    """
+    if not (decisions.opening or decisions.closing):
+        return []
+    active = await _active_of(session, provider_id=provider_id, decisions=decisions)
     changes: list[tuple[Task, str, str, str | None, dict[str, Any]]] = []
-    if decisions.opening:
-        o = decisions.opening
-        reasons = {(x.device_id, x.kind.value): x.reason for x in o}
+    opening = [x for x in decisions.opening if (x.device_id, x.kind.value) not in active]
+    if opening:
+        reasons = {(x.device_id, x.kind.value): x.reason for x in opening}
         rows = await session.execute(
             _OPEN,
             {
                 "provider_id": provider_id,
                 "now": now,
-                "devices": [uuid.UUID(x.device_id) for x in o],
-                "kinds": [x.kind.value for x in o],
-                "lats": [x.lat for x in o],
-                "lngs": [x.lng for x in o],
-                "priorities": [x.priority for x in o],
-                "dues": [x.due_at for x in o],
-                "reasons": [x.reason for x in o],
+                "devices": [uuid.UUID(x.device_id) for x in opening],
+                "kinds": [x.kind.value for x in opening],
+                "lats": [x.lat for x in opening],
+                "lngs": [x.lng for x in opening],
+                "priorities": [x.priority for x in opening],
+                "dues": [x.due_at for x in opening],
+                "reasons": [x.reason for x in opening],
             },
         )
         for row in rows:
             task = _task_of(row)
             reason = reasons[(str(task.device_id), task.kind)]
             changes.append((task, SYSTEM, "open", None, {"reason": reason}))
-    if decisions.closing:
-        # Every reading of a batch may close something, so this runs per batch with a row
-        # per vehicle: one JSON text costs less than three lists asyncpg checks item by item.
-        closing = orjson.dumps(
-            [
-                {"device_id": x.device_id, "kind": x.kind.value, "reason": x.reason}
-                for x in decisions.closing
-            ]
-        ).decode()
+    closing = [
+        (task_id, x.reason)
+        for x in decisions.closing
+        if (task_id := active.get((x.device_id, x.kind.value))) is not None
+    ]
+    if closing:
         rows = await session.execute(
-            _RESOLVE, {"provider_id": provider_id, "now": now, "closing": closing}
+            _RESOLVE,
+            {
+                "now": now,
+                "task_ids": [task_id for task_id, _ in closing],
+                "reasons": [reason for _, reason in closing],
+            },
         )
         for row in rows:
             task = _task_of(row)
