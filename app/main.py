@@ -3,7 +3,7 @@
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from app.body_guard import BodyGuard, BodyRules
 from app.errors import TOKEN_PATH, install_error_handlers
 from app.logging_setup import configure_logging
 from app.migrations import head_revision
-from app.observability import HttpMetrics, IngestMetrics, ObservabilityMiddleware
+from app.observability import CommandMetrics, HttpMetrics, IngestMetrics, ObservabilityMiddleware
 from app.openapi_doc import build_openapi
 from app.resources import Resources, close_resources, make_blocking_redis, open_resources
 from app.routers import (
@@ -109,6 +109,7 @@ def _start_background(
     registry: ZoneRegistry,
     feed: TaskFeed,
     delivery: CommandDelivery,
+    count_ack: Callable[[str], None],
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
         jobs = BackgroundJobs(
@@ -138,7 +139,7 @@ def _start_background(
         )
     mqtt_url = settings.mqtt.url
     if mqtt_url is not None:
-        mqtt = MqttCommands(mqtt_url, delivery, lambda: resources.sessionmaker)
+        mqtt = MqttCommands(mqtt_url, delivery, lambda: resources.sessionmaker, count_ack)
         supervisor.start(
             "mqtt-commands", mqtt.step, interval_s=0, period_s=mqtt.serve_s, close=mqtt.close
         )
@@ -209,7 +210,14 @@ def create_app(settings: Settings) -> FastAPI:
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
         _start_background(
-            supervisor, settings, resources, live, registry, app.state.task_feed, delivery
+            supervisor,
+            settings,
+            resources,
+            live,
+            registry,
+            app.state.task_feed,
+            delivery,
+            app.state.command_metrics.count_ack,
         )
         try:
             yield
@@ -228,6 +236,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = HttpMetrics()
     ingest_metrics = IngestMetrics(app.state.metrics.registry)
+    app.state.command_metrics = CommandMetrics(app.state.metrics.registry)
     install_error_handlers(app)
     routers = (health, auth, mds_agency, mds_geography, v1_live, zones, alerts, policies)
     for module in (

@@ -77,6 +77,24 @@ class IngestMetrics:
             self.event_sentinels.labels(field).inc(count)
 
 
+class CommandMetrics:
+    """What became of the acks vehicles' gateways sent over MQTT, in the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.mqtt_acks = Counter(
+            "fleetbed_mqtt_acks",
+            "Command acks read from the MQTT broker, by outcome: applied; ignored (the topic "
+            "names another provider or vehicle than the command's); refused (unreadable, or "
+            "not allowed in the command's state).",
+            ["outcome"],
+            registry=registry,
+        )
+
+    def count_ack(self, outcome: str) -> None:
+        """One ack read from the broker."""
+        self.mqtt_acks.labels(outcome).inc()
+
+
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)

@@ -1,6 +1,6 @@
 """Commands over the real Mosquitto broker: published to the vehicle's topic, acked on the
 acks topic, delivered again after fleetbed reconnects; acks from another provider's topic
-ignored and counted. Skipped when no broker listens on 127.0.0.1:1883."""
+ignored and counted at `/metrics`. Skipped when no broker listens on 127.0.0.1:1883."""
 
 import asyncio
 import socket
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.auth import Role
 from fleet.commands.mqtt import MqttCommands, ack_topic, command_topic
 from tests.conftest import Tenant, TenantFactory, auth
+from tests.prometheus import sample
 from tests.rows import add_vehicle
 
 BROKER = ("127.0.0.1", 1883)
@@ -43,6 +44,7 @@ async def bridge(app: FastAPI) -> AsyncIterator[MqttCommands]:
         f"mqtt://{BROKER[0]}:{BROKER[1]}",
         app.state.command_delivery,
         lambda: app.state.resources.sessionmaker,
+        app.state.command_metrics.count_ack,
         serve_s=1.5,
     )
     yield mqtt
@@ -64,6 +66,15 @@ async def received(client: aiomqtt.Client) -> dict[str, Any]:
     return decoded
 
 
+async def ack_counts(client: AsyncClient) -> tuple[float, float, float]:
+    """Acks applied, ignored and refused so far, as `/metrics` tells them."""
+    counts = [
+        await sample(client, "fleetbed_mqtt_acks_total", outcome=outcome)
+        for outcome in ("applied", "ignored", "refused")
+    ]
+    return counts[0], counts[1], counts[2]
+
+
 async def send(client: AsyncClient, manager: Tenant, device_id: uuid.UUID) -> str:
     response = await client.post(
         f"/v1/vehicles/{device_id}/commands", headers=auth(manager), json={"kind": "lock"}
@@ -79,7 +90,7 @@ async def read(client: AsyncClient, manager: Tenant, command_id: str) -> dict[st
     return body
 
 
-async def test_send_deliver_ack_over_the_broker(
+async def test_send_deliver_ack_over_the_broker_and_refuse_a_contradicting_ack(
     client: AsyncClient,
     tenant: TenantFactory,
     session: AsyncSession,
@@ -95,11 +106,16 @@ async def test_send_deliver_ack_over_the_broker(
     got = await received(device)
     assert (got["command_id"], got["kind"], got["device_id"]) == (command_id, "lock", str(vehicle))
     assert (await read(client, manager, command_id))["state"] == "delivered"
+    applied, ignored, refused = await ack_counts(client)
     for status in ("accepted", "done"):
         payload = orjson.dumps({"command_id": command_id, "status": status, "message": status})
         await device.publish(ack_topic(manager.provider_id, vehicle), payload, qos=1)
     await bridge.step()
-    assert bridge.acks.applied == 2
+    assert await ack_counts(client) == (applied + 2, ignored, refused)
+    contradicting = orjson.dumps({"command_id": command_id, "status": "failed"})
+    await device.publish(ack_topic(manager.provider_id, vehicle), contradicting, qos=1)
+    await bridge.step()
+    assert await ack_counts(client) == (applied + 2, ignored, refused + 1)
     final = await read(client, manager, command_id)
     assert final["state"] == "done"
     assert [(h["to_state"], h["actor"]) for h in final["history"]][1:] == [
@@ -145,11 +161,12 @@ async def test_an_ack_from_another_providers_topic_is_ignored_and_counted(
     b_vehicle = await add_vehicle(session, b.provider_id)
     command_id = await send(client, a, vehicle)
     await bridge.step()
+    applied, ignored, refused = await ack_counts(client)
     payload = orjson.dumps({"command_id": command_id, "status": "done"})
     await device.publish(ack_topic(b.provider_id, vehicle), payload, qos=1)
     await device.publish(ack_topic(b.provider_id, b_vehicle), payload, qos=1)
     await device.publish(ack_topic(a.provider_id, b_vehicle), payload, qos=1)
     await device.publish(ack_topic(a.provider_id, vehicle), b"not json", qos=1)
     await bridge.step()
-    assert (bridge.acks.applied, bridge.acks.ignored, bridge.acks.refused) == (0, 3, 1)
+    assert await ack_counts(client) == (applied, ignored + 3, refused + 1)
     assert (await read(client, a, command_id))["state"] == "delivered"

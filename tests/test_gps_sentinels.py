@@ -1,7 +1,6 @@
 """Sentinel GPS values a real chipset sends: accepted as MDS allows, stored as given,
 unknown to the live state, counted in /metrics."""
 
-import re
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ from telemetry.models import TelemetryPoint
 from tests.conftest import TenantFactory, auth
 from tests.mds_schemas import assert_valid, model_validator
 from tests.payloads import HELSINGBORG, event, now_ms, point, register
+from tests.prometheus import sample
 
 # Fields MDS's GPS object defines without a minimum, which fleetbed used to refuse below 0.
 SENTINELS = [
@@ -29,11 +29,7 @@ def _location(**fields: float) -> dict[str, Any]:
 
 
 async def _sentinel_count(client: AsyncClient, field: str, kind: str = "telemetry") -> float:
-    text = (await client.get("/metrics")).text
-    found = re.search(
-        rf'^fleetbed_{kind}_sentinel_values_total\{{field="{field}"\}} (\S+)$', text, re.M
-    )
-    return float(found.group(1)) if found else 0.0
+    return await sample(client, f"fleetbed_{kind}_sentinel_values_total", field=field)
 
 
 @pytest.mark.parametrize(("field", "value"), SENTINELS)

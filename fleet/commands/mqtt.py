@@ -12,7 +12,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -63,15 +62,6 @@ def broker_address(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port or 1883
 
 
-@dataclass
-class AckCounts:
-    """Acks read from the broker, by what became of them."""
-
-    applied: int = 0
-    ignored: int = 0
-    refused: int = 0
-
-
 class MqttCommands:
     """Publishes due commands and applies acks over one broker connection."""
 
@@ -80,6 +70,7 @@ class MqttCommands:
         url: str,
         delivery: CommandDelivery,
         sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        count_ack: Callable[[str], None],
         *,
         serve_s: float = 5.0,
     ) -> None:
@@ -87,7 +78,8 @@ class MqttCommands:
         self.delivery = delivery
         self.sessions = sessions
         self.serve_s = serve_s
-        self.acks = AckCounts()
+        # Called with "applied", "ignored" or "refused" for every ack read.
+        self.count_ack = count_ack
         self._client: aiomqtt.Client | None = None
         self._cursor = feed.START
         # Acks and deliveries take turns: one database connection serves the transport.
@@ -171,7 +163,7 @@ class MqttCommands:
         except (orjson.JSONDecodeError, ValidationError):
             ack = None
         if source is None or ack is None:
-            self.acks.refused += 1
+            self.count_ack("refused")
             log.warning("unreadable mqtt ack", extra={"topic": topic[:200]})
             return
         provider_id, device_id = source
@@ -189,12 +181,12 @@ class MqttCommands:
                 )
         except NotFound:
             # Another provider's command, or another vehicle's: the topic may not act for it.
-            self.acks.ignored += 1
+            self.count_ack("ignored")
             log.warning("mqtt ack for a command the topic does not own", extra={"topic": topic})
             return
         except Conflict as exc:
-            self.acks.refused += 1
+            self.count_ack("refused")
             log.warning("mqtt ack refused", extra={"topic": topic, "error": exc.detail})
             return
-        self.acks.applied += 1
+        self.count_ack("applied")
         await feed.publish(self.delivery.redis, changes)
