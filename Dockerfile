@@ -25,12 +25,12 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /srv/fleetbed
 
-# Dependencies first, read from pyproject.toml, so that this layer is only rebuilt
-# when they change and not on every source edit.
-COPY pyproject.toml ./
+# Dependencies first, read from pyproject.toml at the versions of constraints.txt, so
+# that this layer is only rebuilt when they change and not on every source edit.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
  && pip install --no-cache-dir --upgrade pip \
- && pip install --no-cache-dir -r /tmp/requirements.txt
+ && pip install --no-cache-dir -c constraints.txt -r /tmp/requirements.txt
 
 # Then the project itself, in place: the editable finder maps `app`, `fleet`, `demo`,
 # `telemetry` and `geofencing` to /srv/fleetbed, and installs the `fleetbed` command.

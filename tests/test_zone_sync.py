@@ -22,7 +22,7 @@ async def _heard(listener: Redis, speaker: Redis) -> bool:
                 return True
         return False
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 async def test_announcements_stay_within_a_redis_database() -> None:
