@@ -1,5 +1,6 @@
-"""Races on committed data, each side in its own transaction: two claims of one task, and
-two batches opening the same task."""
+"""Races on committed data, each side in its own transaction: two claims of one task, two
+batches opening the same task, pollers and the ingest's view of active tasks against
+changes that commit late."""
 
 import asyncio
 import uuid
@@ -15,10 +16,11 @@ from app.core.auth import Mode, Role
 from app.core.errors import StateConflict
 from app.resources import make_engine
 from app.settings import Settings
+from fleet.tasks.active import ActiveTasks
 from fleet.tasks.cursor import START, ChangeCursor
 from fleet.tasks.kinds import TaskKind
-from fleet.tasks.models import Task
-from fleet.tasks.rules import Decisions, Opening
+from fleet.tasks.models import Task, TaskRuleRecord
+from fleet.tasks.rules import Decisions, Opening, TaskRules
 from fleet.tasks.service import (
     Move,
     NewTask,
@@ -26,6 +28,7 @@ from fleet.tasks.service import (
     apply_decisions,
     changed_since,
     create_task,
+    put_task_rules,
     reprioritise,
     transition,
 )
@@ -72,6 +75,9 @@ async def committed(settings: Settings) -> AsyncIterator[Committed]:
     finally:
         async with sessions.begin() as s:
             await s.execute(delete(Task).where(Task.provider_id == provider.provider_id))
+            await s.execute(
+                delete(TaskRuleRecord).where(TaskRuleRecord.provider_id == provider.provider_id)
+            )
             await s.execute(delete(Provider).where(Provider.provider_id == provider.provider_id))
         await engine.dispose()
 
@@ -176,3 +182,59 @@ async def test_a_change_that_commits_late_is_not_skipped_by_a_poller(committed: 
         after, cursor = await poll(cursor)
     assert sorted(meanwhile + after) == sorted([(first.task_id, 3), (second.task_id, 3)])
     assert (await poll(cursor))[0] == []
+
+
+async def test_the_ingest_view_of_active_tasks_follows_commits_in_their_order(
+    committed: Committed,
+) -> None:
+    c = committed
+    view = ActiveTasks(page=1)
+    device = str(c.device_id)
+
+    async def seen() -> tuple[TaskRules, dict[tuple[str, str], uuid.UUID]]:
+        async with c.sessions() as s:
+            rules, active = await view.current(s, provider_id=c.provider_id)
+        return rules, dict(active)
+
+    async def open_task(s: AsyncSession, kind: TaskKind) -> uuid.UUID:
+        new = NewTask(kind, c.device_id, 56.04, 12.69, 1, None, None)
+        changed = await create_task(
+            s, provider_id=c.provider_id, new=new, actor="m", now=datetime.now(UTC)
+        )
+        return changed.task.task_id
+
+    assert await seen() == (TaskRules(), {})
+    async with c.sessions.begin() as s:
+        inspect = await open_task(s, TaskKind.INSPECT)
+        relocate = await open_task(s, TaskKind.RELOCATE)
+    # Two changes, read a page of one at a time.
+    assert (await seen())[1] == {(device, "inspect"): inspect, (device, "relocate"): relocate}
+
+    # The swap takes its transaction first and commits after the collection did.
+    async with c.sessions() as slow:
+        async with slow.begin():
+            swap = await open_task(slow, TaskKind.BATTERY_SWAP)
+            async with c.sessions.begin() as fast:
+                collect = await open_task(fast, TaskKind.COLLECT_FOR_REPAIR)
+            meanwhile = (await seen())[1]
+        after = (await seen())[1]
+    assert (device, "battery_swap") not in meanwhile
+    assert after == {
+        (device, "inspect"): inspect,
+        (device, "relocate"): relocate,
+        (device, "battery_swap"): swap,
+        (device, "collect_for_repair"): collect,
+    }
+
+    async with c.sessions.begin() as s:
+        move = Move(Action.CANCEL, Actor.MANAGER, "m")
+        await transition(
+            s, provider_id=c.provider_id, task_id=inspect, move=move, now=datetime.now(UTC)
+        )
+        await put_task_rules(
+            s, provider_id=c.provider_id, rules=TaskRules(battery_below_percent=35), actor="m"
+        )
+    rules, active = await seen()
+    assert rules.battery_below_percent == 35
+    assert (device, "inspect") not in active
+    assert set(active) == {(device, k) for k in ("relocate", "battery_swap", "collect_for_repair")}

@@ -1,8 +1,8 @@
 """Task rules on the ingest paths: decide per batch, apply in the batch's transaction."""
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fleet.alerts.models import AlertRecord
 from fleet.events.schema import Event
 from fleet.ingest.common import newest_per_device
+from fleet.tasks.active import ActiveTasks
 from fleet.tasks.feed import TaskFeed
 from fleet.tasks.rules import (
     Decisions,
@@ -23,11 +24,12 @@ from fleet.tasks.rules import (
     on_readings,
     on_states,
 )
-from fleet.tasks.service import Changed, apply_decisions, task_rules
+from fleet.tasks.service import Changed, apply_decisions
 from telemetry.hotstate.store import PositionUpdate
 
-# What a batch asks for, given the provider's rules and the time.
-Decide = Callable[[TaskRules, datetime], Decisions]
+# What a batch asks for, given the provider's rules, the time and the (vehicle, kind)
+# pairs that have an active task.
+Decide = Callable[[TaskRules, datetime, Container[tuple[str, str]]], Decisions]
 
 
 def _alerted(alerts: Sequence[AlertRecord]) -> list[tuple[str, str, float, float]]:
@@ -40,6 +42,7 @@ class TaskTriggers:
 
     feed: TaskFeed
     enabled: bool = True
+    known: ActiveTasks = field(default_factory=ActiveTasks)
 
     async def _apply(
         self, session: AsyncSession, *, provider_id: uuid.UUID, decide: Decide
@@ -47,11 +50,11 @@ class TaskTriggers:
         if not self.enabled:
             return []
         now = datetime.now(UTC)
-        rules = await task_rules(session, provider_id=provider_id)
-        decisions = decide(rules, now)
-        if not (decisions.opening or decisions.closing):
-            return []
-        return await apply_decisions(session, provider_id=provider_id, decisions=decisions, now=now)
+        rules, active = await self.known.current(session, provider_id=provider_id)
+        decisions = decide(rules, now, active.keys())
+        return await apply_decisions(
+            session, provider_id=provider_id, decisions=decisions, now=now, active=active
+        )
 
     async def on_telemetry(
         self,
@@ -66,8 +69,9 @@ class TaskTriggers:
         return await self._apply(
             session,
             provider_id=provider_id,
-            decide=lambda rules, now: merged(
-                on_parking_alerts(_alerted(alerts), rules, now), on_readings(readings, rules, now)
+            decide=lambda rules, now, active: merged(
+                on_parking_alerts(_alerted(alerts), rules, now),
+                on_readings(readings, rules, now, active),
             ),
         )
 
@@ -103,7 +107,7 @@ class TaskTriggers:
         return await self._apply(
             session,
             provider_id=provider_id,
-            decide=lambda rules, now: merged(
+            decide=lambda rules, now, _: merged(
                 on_parking_alerts(_alerted(alerts), rules, now),
                 on_states(changes, rules, now),
                 on_parking_reports(reports),

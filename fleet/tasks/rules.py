@@ -1,6 +1,6 @@
 """Task rules (pure): from what a batch says about vehicles, the tasks to open and close."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -112,30 +112,43 @@ def _open(
     )
 
 
-def on_readings(readings: Iterable[Reading], rules: TaskRules, now: datetime) -> Decisions:
-    """A low battery opens a swap, a charged one closes it; any report closes an inspection."""
+def on_readings(
+    readings: Iterable[Reading],
+    rules: TaskRules,
+    now: datetime,
+    active: Container[tuple[str, str]] | None = None,
+) -> Decisions:
+    """A low battery opens a swap, a charged one closes it; any report closes an inspection.
+
+    Given `active`, the (vehicle, kind) pairs that have an active task, only what changes
+    something is decided: a batch's readings are mostly of vehicles without a task.
+    """
     opening, closing = [], []
     for r in readings:
-        closing.append(Closing(r.device_id, TaskKind.INSPECT, "the vehicle reported again"))
+        device = r.device_id
+        if active is None or (device, TaskKind.INSPECT) in active:
+            closing.append(Closing(device, TaskKind.INSPECT, "the vehicle reported again"))
         if r.battery is None:
             continue
+        swapping = active is None or (device, TaskKind.BATTERY_SWAP) in active
         threshold = rules.battery_threshold(r.vehicle_type)
         if r.battery < threshold:
-            reason = f"battery {r.battery} % below {threshold} %"
-            opening.append(
-                _open(
-                    TaskKind.BATTERY_SWAP,
-                    rules.battery_swap_due_minutes,
-                    now,
-                    device_id=r.device_id,
-                    lat=r.lat,
-                    lng=r.lng,
-                    reason=reason,
+            if active is None or not swapping:
+                reason = f"battery {r.battery} % below {threshold} %"
+                opening.append(
+                    _open(
+                        TaskKind.BATTERY_SWAP,
+                        rules.battery_swap_due_minutes,
+                        now,
+                        device_id=device,
+                        lat=r.lat,
+                        lng=r.lng,
+                        reason=reason,
+                    )
                 )
-            )
-        else:
+        elif swapping:
             reason = f"battery {r.battery} % at or above {threshold} %"
-            closing.append(Closing(r.device_id, TaskKind.BATTERY_SWAP, reason))
+            closing.append(Closing(device, TaskKind.BATTERY_SWAP, reason))
     return Decisions(opening, closing)
 
 

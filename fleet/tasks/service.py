@@ -1,7 +1,7 @@
 """Tasks in the database: opened by rules or people, moved through their states, listed."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -200,14 +200,19 @@ async def _record(
     ]
 
 
-async def task_rules(session: AsyncSession, *, provider_id: uuid.UUID) -> TaskRules:
-    """The provider's task rules, or the defaults."""
-    stored = await session.get(TaskRuleRecord, provider_id)
+def rules_from(stored: Mapping[str, Any] | None) -> TaskRules:
+    """Task rules from their stored JSON; the defaults when none are stored."""
     if stored is None:
         return TaskRules()
     # A setting a later version added, or one it dropped, leaves the others in force.
     known = {f.name for f in fields(TaskRules)}
-    return TaskRules(**{k: v for k, v in stored.rules.items() if k in known})
+    return TaskRules(**{k: v for k, v in stored.items() if k in known})
+
+
+async def task_rules(session: AsyncSession, *, provider_id: uuid.UUID) -> TaskRules:
+    """The provider's task rules, or the defaults."""
+    stored = await session.get(TaskRuleRecord, provider_id)
+    return rules_from(None if stored is None else stored.rules)
 
 
 async def put_task_rules(
@@ -241,17 +246,24 @@ async def _active_of(
 
 
 async def apply_decisions(
-    session: AsyncSession, *, provider_id: uuid.UUID, decisions: Decisions, now: datetime
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    decisions: Decisions,
+    now: datetime,
+    active: Mapping[tuple[str, str], uuid.UUID] | None = None,
 ) -> list[Changed]:
     """Open and close what the rules decided.
 
     Every reading of a batch may close something, but few vehicles have a task to close:
-    one look at the active tasks of the batch's vehicles finds what there is, and only
-    openings of new tasks and closings of existing ones are written.
+    the active tasks of the batch's vehicles (`active` when the caller knows them, else
+    one look at the table) tell what there is, and only openings of new tasks and
+    closings of existing ones are written.
     """
     if not (decisions.opening or decisions.closing):
         return []
-    active = await _active_of(session, provider_id=provider_id, decisions=decisions)
+    if active is None:
+        active = await _active_of(session, provider_id=provider_id, decisions=decisions)
     changes: list[tuple[Task, str, str, str | None, dict[str, Any]]] = []
     opening = [x for x in decisions.opening if (x.device_id, x.kind.value) not in active]
     if opening:

@@ -109,3 +109,17 @@ def test_merging_keeps_the_first_opening_and_an_opening_beats_a_closing() -> Non
     decided = merged(first, second, closing)
     assert [(o.device_id, o.lat) for o in decided.opening] == [("a", 1.0)]
     assert decided.closing == []
+
+
+def test_knowing_the_active_tasks_decides_only_what_changes_something() -> None:
+    readings = [reading("a", 10), reading("b", 10), reading("c", 90), reading("d", 90)]
+    active = {("b", "battery_swap"), ("c", "battery_swap"), ("d", "inspect")}
+    decided = on_readings(readings, RULES, NOW, active)
+    assert [o.device_id for o in decided.opening] == ["a"]
+    assert [(c.device_id, c.kind) for c in decided.closing] == [
+        ("c", TaskKind.BATTERY_SWAP),
+        ("d", TaskKind.INSPECT),
+    ]
+    unknown = on_readings(readings, RULES, NOW)
+    assert [o.device_id for o in unknown.opening] == ["a", "b"]
+    assert len(unknown.closing) == 6
