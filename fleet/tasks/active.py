@@ -91,12 +91,14 @@ class ActiveTasks:
         async with self._locks.setdefault(provider_id, asyncio.Lock()):
             known = self._known.get(provider_id)
             if known is None:
-                known = self._known[provider_id] = await self._load(session, provider_id)
+                known = await self._load(session, provider_id=provider_id)
+                self._known[provider_id] = known
                 stored = await session.scalar(_RULES, {"provider_id": provider_id})
                 return rules_from(stored), known.active
-            return await self._catch_up(session, provider_id, known), known.active
+            rules = await self._catch_up(session, provider_id=provider_id, known=known)
+            return rules, known.active
 
-    async def _load(self, session: AsyncSession, provider_id: uuid.UUID) -> _Known:
+    async def _load(self, session: AsyncSession, *, provider_id: uuid.UUID) -> _Known:
         rows = (await session.execute(_LOAD, {"provider_id": provider_id})).all()
         known = _Known(ChangeCursor(rows[0].horizon, 0))
         for row in rows:
@@ -105,7 +107,7 @@ class ActiveTasks:
         return known
 
     async def _catch_up(
-        self, session: AsyncSession, provider_id: uuid.UUID, known: _Known
+        self, session: AsyncSession, *, provider_id: uuid.UUID, known: _Known
     ) -> TaskRules:
         while True:
             params = {
