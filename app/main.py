@@ -34,6 +34,7 @@ from app.routers import (
     mds_metrics,
     mds_provider,
     policies,
+    rebalancing,
     tasks,
     trips,
     v1_live,
@@ -51,6 +52,8 @@ from fleet.ingest.rules import ZoneRules
 from fleet.ingest.tasks import TaskTriggers
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.ingest.trips import TripIngest
+from fleet.rebalancing.pool import planning_executor
+from fleet.rebalancing.runner import PlanRunner
 from fleet.tasks.feed import TaskFeed
 from fleet.trips.late_telemetry import LateTelemetry
 from fleet.vehicles.directory import DeviceDirectory
@@ -76,6 +79,11 @@ Fleet-management backend for Helsingborg's mobility testbed.
   box, one vehicle, supply per H3 cell.
 * **Zones, policies, compliance, alerts** (`/v1/zones`, `/v1/geofence/check`,
   `/v1/policies`, `/v1/compliance`, `/v1/alerts`).
+* **Field tasks** (`/v1/tasks`, `/v1/task-rules`): opened and closed by rules on ingest or
+  by managers; field agents list them by distance, claim and complete them.
+* **Rebalancing** (`/v1/demand/forecast`, `/v1/rebalancing/targets`,
+  `/v1/rebalancing/plans`): demand per H3 cell and hour, vehicles each cell should hold,
+  van routes that restore it, dispatched as pickup and drop-off tasks.
 * **Vehicle commands** (`/v1/vehicles/{device_id}/commands`, `/v1/commands`,
   `/v1/gateway/commands`): lock, unlock, ring, cap the speed; delivered to gateways by
   HTTP long poll or MQTT, acked, expired when not finished in time.
@@ -181,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
         await _load_zones(registry, resources)
         limits = AlertLimits(**settings.alerts.model_dump())
         rules = ZoneRules(registry, hot, limits)
+        app.state.zone_rules = rules
         app.state.live = live
         app.state.task_feed = TaskFeed(hot)
         triggers = TaskTriggers(app.state.task_feed, settings.tasks.rules_on_ingest)
@@ -207,6 +216,9 @@ def create_app(settings: Settings) -> FastAPI:
             max_wait_s=settings.commands.max_wait_s,
         )
         app.state.command_delivery = delivery
+        app.state.plan_runner = PlanRunner(
+            planning_executor(settings.rebalancing.workers), lambda: resources.sessionmaker
+        )
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
         _start_background(
@@ -225,6 +237,7 @@ def create_app(settings: Settings) -> FastAPI:
             # Neither a task that died nor a failing close keeps the others from closing.
             await supervisor.stop()
             await delivery.close()
+            await app.state.plan_runner.close()
             await close_resources(resources)
 
     app = FastAPI(
@@ -249,6 +262,7 @@ def create_app(settings: Settings) -> FastAPI:
         trips,
         commands,
         tasks,
+        rebalancing,
     ):
         app.include_router(module.router)
     app.include_router(policies.mds)

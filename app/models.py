@@ -4,6 +4,7 @@ from app.core.db import Base
 from fleet.alerts.models import AlertRecord
 from fleet.commands.models import Command, CommandChange
 from fleet.events.models import VehicleEvent
+from fleet.rebalancing.models import RebalancingPlan
 from fleet.reporting.models import AuditEntry
 from fleet.tasks.models import Task, TaskChange, TaskRuleRecord
 from fleet.tenancy.models import ApiKey, Provider
@@ -22,6 +23,7 @@ __all__ = [
     "CommandChange",
     "PolicyRecord",
     "Provider",
+    "RebalancingPlan",
     "Task",
     "TaskChange",
     "TaskRuleRecord",

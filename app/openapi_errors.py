@@ -47,6 +47,10 @@ EXTRA_STATUSES: dict[str, frozenset[int]] = {
     # A command_id used for another command; an ack that contradicts the state.
     "v1_send_command": frozenset({409}),
     "v1_gateway_ack_command": frozenset({409}),
+    # Another operator's provider_id; a plan not ready, or vehicles with an active task.
+    "v1_demand_forecast": frozenset({404}),
+    "v1_rebalancing_targets": frozenset({404}),
+    "v1_dispatch_rebalancing_plan": frozenset({409}),
 }
 
 DESCRIPTIONS: dict[int, str] = {

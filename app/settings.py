@@ -257,6 +257,39 @@ class CommandSettings(BaseModel):
     )
 
 
+class RebalancingSettings(BaseModel):
+    """Demand forecast, target fleet per cell and the van route planner."""
+
+    history_weeks: int = Field(
+        default=4, ge=1, le=26, description="Weeks of trip history the forecast learns from."
+    )
+    van_speed_kmh: float = Field(
+        default=25.0, gt=0, description="Average speed of a van between stops."
+    )
+    detour_factor: float = Field(
+        default=1.3, ge=1, description="Road distance over great-circle distance, on average."
+    )
+    stop_s: int = Field(default=120, ge=0, description="Seconds to park a van and leave.")
+    handle_s: int = Field(default=30, ge=0, description="Seconds to load or unload a vehicle.")
+    swap_s: int = Field(default=90, ge=0, description="Seconds to swap a battery on board.")
+    unserved_penalty_s: int = Field(
+        default=1800,
+        ge=1,
+        description="What a vehicle of imbalance left unserved costs, in van seconds.",
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Processes that plan routes, apart from the API's."
+    )
+    max_time_limit_s: float = Field(
+        default=60.0, gt=0, description="Longest search a plan may ask for."
+    )
+    answer_within_s: float = Field(
+        default=15.0,
+        ge=0,
+        description="A plan done within this answers 201; a slower one 202 with its id.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -290,4 +323,5 @@ class Settings(BaseSettings):
     background: BackgroundSettings = BackgroundSettings()
     tasks: TaskSettings = TaskSettings()
     commands: CommandSettings = CommandSettings()
+    rebalancing: RebalancingSettings = RebalancingSettings()
     mqtt: MqttSettings = MqttSettings()

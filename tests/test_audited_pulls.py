@@ -304,6 +304,11 @@ NOT_AUDITED: dict[str, str] = {
     "GET /v1/commands/{command_id}": "an operator reading its own commands",
     "GET /v1/gateway/commands": "a gateway taking its own fleet's commands",
     "POST /v1/gateway/commands/{command_id}/ack": "a gateway answering a command",
+    "GET /v1/demand/forecast": "a model's expected counts per cell and hour, no record",
+    "GET /v1/rebalancing/targets": "the live operations view",
+    "POST /v1/rebalancing/plans": "an operator planning its own vans; the plan keeps its author",
+    "GET /v1/rebalancing/plans/{plan_id}": "an operator's own plan",
+    "POST /v1/rebalancing/plans/{plan_id}/dispatch": "recorded with its principal on the plan",
 }
 
 

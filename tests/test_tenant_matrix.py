@@ -28,7 +28,15 @@ INSIDE = {"lat": CENTRE[0], "lng": CENTRE[1]}
 FAR = {"lat": 56.30, "lng": 12.90}
 HOUR_MS = 3_600_000
 # Path parameters that name one of A's objects: B must get 403 or 404.
-OWNED_PATH_IDS = ("device_id", "zone_id", "geography_id", "trip_id", "task_id", "command_id")
+OWNED_PATH_IDS = (
+    "device_id",
+    "zone_id",
+    "geography_id",
+    "trip_id",
+    "task_id",
+    "command_id",
+    "plan_id",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Owned:
     task_id: str
     # A command of A's, still pending.
     command_id: str
+    # A rebalancing plan of A's, ready.
+    plan_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -218,6 +228,7 @@ MATRIX: dict[str, Calls] = {
         Call({"near": f"{CENTRE[0]},{CENTRE[1]}"}),
         Call({"device_id": a.device_id}),
         Call({"after": a.task_id}),
+        Call({"plan_id": a.plan_id}),
     ],
     "POST /v1/tasks": lambda a, b: [
         Call(json={"kind": "inspect", "device_id": a.device_id, "place": INSIDE}, denied=True)
@@ -238,11 +249,29 @@ MATRIX: dict[str, Calls] = {
     "GET /v1/vehicles/{device_id}/commands": _none,
     "GET /v1/commands/{command_id}": _none,
     "GET /v1/gateway/commands": lambda a, b: [Call(), Call({"reconnect": "true"})],
+    "GET /v1/demand/forecast": lambda a, b: [
+        Call(),
+        Call({"provider_id": a.provider_id}, denied=True),
+    ],
+    "GET /v1/rebalancing/targets": lambda a, b: [
+        Call(),
+        Call({"provider_id": a.provider_id}, denied=True),
+    ],
+    "POST /v1/rebalancing/plans": lambda a, b: [Call(json=_plan_body())],
+    "GET /v1/rebalancing/plans/{plan_id}": _none,
+    "POST /v1/rebalancing/plans/{plan_id}/dispatch": _none,
     "POST /v1/gateway/commands/{command_id}/ack": lambda a, b: [
         Call(json={"status": "done"}),
         Call(json={"status": "rejected"}),
     ],
 }
+
+
+def _plan_body() -> dict[str, Any]:
+    """One van at the centre for a short shift."""
+    shift_end = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    van = {"van_id": "v", "start": INSIDE, "capacity": 5, "shift_end": shift_end}
+    return {"vans": [van], "vehicle_type": "scooter_standing", "time_limit_s": 0.2}
 
 
 def test_the_matrix_knows_every_route(app: FastAPI) -> None:
@@ -261,6 +290,7 @@ def path_of(route: str, a: Owned) -> str:
         "trip_id": a.trip_id,
         "task_id": a.task_id,
         "command_id": a.command_id,
+        "plan_id": a.plan_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -347,6 +377,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         f"/v1/vehicles/{device}/commands",
         {"kind": "lock", "command_id": "a-1"},
     )
+    plan = await _ok(client, manager, "POST", "/v1/rebalancing/plans", _plan_body())
     hour = {"telemetry_time": _hour(datetime.fromtimestamp(past / 1000, UTC))}
     served = await client.get("/mds/provider/telemetry", params=hour, headers=manager.headers)
     assert old_point["telemetry_id"] in served.text, "the hour's feed would not test telemetry"
@@ -357,6 +388,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         trip_id=trips[0]["trip_id"],
         task_id=task["task_id"],
         command_id=command["command_id"],
+        plan_id=plan["plan_id"],
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],
@@ -369,6 +401,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
             *(a["alert_id"] for a in alerts),
             task["task_id"],
             command["command_id"],
+            plan["plan_id"],
         ),
         policy_id=published["policy_id"],
         city_zone_id=city["zone_id"],

@@ -33,6 +33,9 @@ class Scope(StrEnum):
     POLICIES_WRITE = "policies:write"
     COMMANDS_WRITE = "commands:write"
     COMMANDS_RECEIVE = "commands:receive"
+    # Demand forecasts, targets per cell and plans: read them, and make and dispatch plans.
+    REBALANCING_READ = "rebalancing:read"
+    REBALANCING_PLAN = "rebalancing:plan"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -47,6 +50,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.TASKS_MANAGE,
             Scope.ZONES_WRITE,
             Scope.COMMANDS_WRITE,
+            Scope.REBALANCING_READ,
+            Scope.REBALANCING_PLAN,
         }
     ),
     Role.FIELD_AGENT: frozenset(
@@ -61,7 +66,9 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.COMMANDS_RECEIVE,
         }
     ),
-    Role.CITY_PLANNER: frozenset({Scope.FLEET_READ, Scope.ZONES_WRITE, Scope.POLICIES_WRITE}),
+    Role.CITY_PLANNER: frozenset(
+        {Scope.FLEET_READ, Scope.ZONES_WRITE, Scope.POLICIES_WRITE, Scope.REBALANCING_READ}
+    ),
 }
 
 # Roles that act for the whole city rather than for one operator.

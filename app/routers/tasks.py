@@ -127,12 +127,15 @@ async def list_tasks(
     state: Annotated[TaskState | None, Query()] = None,
     device_id: Annotated[uuid.UUID | None, Query()] = None,
     assignee: Annotated[QueryText | None, Query(description="An agent's key id")] = None,
+    plan_id: Annotated[
+        uuid.UUID | None, Query(description="The rebalancing plan the tasks came from")
+    ] = None,
 ) -> TaskPage:
     """At most one of `near` and `since`; the filters apply to every form."""
     if near is not None and since is not None:
         raise InvalidInput("give at most one of near and since", fields=("near", "since"))
     provider_id = _provider(principal)
-    where = TaskFilter(kind, state, device_id, assignee)
+    where = TaskFilter(kind, state, device_id, assignee, plan_id)
     if since is not None:
         cursor, after_time = _since(since)
         found = await service.changed_since(

@@ -61,6 +61,10 @@ class Task(Base):
         Index("ix_tasks_provider_state_due", "provider_id", "state", "due_at"),
         # `?near=` orders by distance through this index (KNN on geography).
         Index("ix_tasks_place", text(PLACE_SQL), postgresql_using="gist"),
+        # A dispatched plan's tasks, stop by stop.
+        Index(
+            "ix_tasks_plan", "plan_id", "plan_stop", postgresql_where=text("plan_id IS NOT NULL")
+        ),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -80,6 +84,13 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A task dispatched from a rebalancing plan: the plan, the stop's place in the van's
+    # route (1 is first), and how many vehicles a drop-off leaves there.
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("rebalancing_plans.plan_id", ondelete="SET NULL")
+    )
+    plan_stop: Mapped[int | None] = mapped_column(Integer)
+    quantity: Mapped[int | None] = mapped_column(Integer)
     # Set by the trigger `tasks_stamp_change` on every insert and update: the change's
     # transaction, then its number from `task_change_seq`; together the `?since=` cursor.
     change_seq: Mapped[int] = mapped_column(

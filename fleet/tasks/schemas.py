@@ -102,6 +102,15 @@ class TaskRead(BaseModel):
     updated_at: datetime
     closed_at: datetime | None
     change_seq: int
+    plan_id: uuid.UUID | None = Field(
+        default=None, description="The rebalancing plan the task was dispatched from."
+    )
+    plan_stop: int | None = Field(
+        default=None, description="The stop's place in the plan: route after route, 1 first."
+    )
+    quantity: int | None = Field(
+        default=None, description="Vehicles to leave at a drop-off or deployment."
+    )
     distance_m: float | None = None
 
 

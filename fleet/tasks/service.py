@@ -162,6 +162,7 @@ class TaskFilter:
     state: TaskState | None = None
     device_id: uuid.UUID | None = None
     assignee: str | None = None
+    plan_id: uuid.UUID | None = None
 
 
 def _task_of(row: Any) -> Task:
@@ -377,6 +378,79 @@ async def create_task(
     return changed
 
 
+@dataclass(frozen=True)
+class PlannedTask:
+    """One task of a dispatched plan: a pickup of a vehicle or a drop-off at a place."""
+
+    new: NewTask
+    assignee: str | None
+    plan_stop: int
+    quantity: int | None = None
+
+
+async def open_planned(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    plan_id: uuid.UUID,
+    planned: Sequence[PlannedTask],
+    actor: str,
+    now: datetime,
+) -> list[Changed]:
+    """Open a plan's tasks, assigned to its vans' agents; a vehicle that already has an
+    active task of the kind is a conflict naming the vehicles, and nothing is opened."""
+    devices = [p.new.device_id for p in planned if p.new.device_id is not None]
+    clashes = (
+        await session.scalars(
+            select(Task.device_id).where(
+                Task.provider_id == provider_id,
+                Task.device_id.in_(devices),
+                Task.kind.in_({p.new.kind.value for p in planned}),
+                Task.state.in_(_ACTIVE),
+            )
+        )
+    ).all()
+    if clashes:
+        names = ", ".join(sorted(str(d) for d in clashes))
+        raise Conflict(f"vehicles with an active task of the plan's kind already: {names}")
+    for agent in {p.assignee for p in planned if p.assignee is not None}:
+        await _check_assignee(session, provider_id=provider_id, key_id=agent)
+    tasks = [_planned_task(provider_id, plan_id, p, actor, now) for p in planned]
+    session.add_all(tasks)
+    await session.flush()
+    details = {"plan_id": str(plan_id)}
+    return await _record(
+        session,
+        changes=[(t, actor, "open", None, {**details, "plan_stop": t.plan_stop}) for t in tasks],
+        now=now,
+    )
+
+
+def _planned_task(
+    provider_id: uuid.UUID, plan_id: uuid.UUID, p: PlannedTask, actor: str, now: datetime
+) -> Task:
+    state = TaskState.OPEN if p.assignee is None else TaskState.ASSIGNED
+    return Task(
+        task_id=uuid.uuid4(),
+        provider_id=provider_id,
+        kind=p.new.kind.value,
+        device_id=p.new.device_id,
+        lat=p.new.lat,
+        lng=p.new.lng,
+        priority=p.new.priority,
+        due_at=p.new.due_at,
+        state=state.value,
+        assignee=p.assignee,
+        created_by=actor,
+        note=p.new.note,
+        created_at=now,
+        updated_at=now,
+        plan_id=plan_id,
+        plan_stop=p.plan_stop,
+        quantity=p.quantity,
+    )
+
+
 async def get_task(session: AsyncSession, *, provider_id: uuid.UUID, task_id: uuid.UUID) -> Task:
     """One of the provider's tasks; another provider's is not found."""
     task = await session.scalar(
@@ -396,10 +470,10 @@ async def task_history(
     return (await session.execute(query.order_by(TaskChange.change_id))).scalars().all()
 
 
-async def _check_assignee(
+async def may_hold_tasks(
     session: AsyncSession, *, provider_id: uuid.UUID, key_id: str | None
-) -> None:
-    """Tasks go to live agent or manager keys of the task's own provider."""
+) -> bool:
+    """Whether tasks can go to the key: a live agent or manager key of the provider."""
     found = await session.scalar(
         select(ApiKey.key_id).where(
             ApiKey.key_id == key_id,
@@ -408,7 +482,14 @@ async def _check_assignee(
             ApiKey.role.in_([Role.FIELD_AGENT.value, Role.OPERATOR_MANAGER.value]),
         )
     )
-    if found is None:
+    return found is not None
+
+
+async def _check_assignee(
+    session: AsyncSession, *, provider_id: uuid.UUID, key_id: str | None
+) -> None:
+    """Tasks go to live agent or manager keys of the task's own provider."""
+    if not await may_hold_tasks(session, provider_id=provider_id, key_id=key_id):
         raise InvalidInput(f"no agent key {key_id} of this provider", fields=("assignee",))
 
 
@@ -558,6 +639,8 @@ def _filtered(query: Any, where: TaskFilter) -> Any:
         query = query.where(Task.device_id == where.device_id)
     if where.assignee is not None:
         query = query.where(Task.assignee == where.assignee)
+    if where.plan_id is not None:
+        query = query.where(Task.plan_id == where.plan_id)
     return query
 
 

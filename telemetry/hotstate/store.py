@@ -190,6 +190,12 @@ class HotState:
             rows = await pipe.execute()
         return [_live(d, row) for d, row in zip(device_ids, rows, strict=True)]
 
+    async def fleet(self, provider_id: uuid.UUID | str) -> list[LiveVehicle]:
+        """Every vehicle of the provider that Redis has a position of, with its state."""
+        members: list[Any] = await self.redis.zrange(keys.geo_key(provider_id), 0, -1)
+        found = await self.vehicles(provider_id, [m.decode() for m in members])
+        return [v for v in found if v is not None]
+
     async def within_radius(
         self, provider_id: uuid.UUID | str, lat: float, lng: float, radius_m: float
     ) -> list[tuple[str, float]]:
