@@ -357,6 +357,7 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     from demo.simulator.command import Target, simulate
     from demo.simulator.misbehaviour import Rates
+    from demo.simulator.rebalancing import VanOptions
     from demo.simulator.runner import RunOptions
 
     try:
@@ -372,12 +373,32 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> int:
             steady=args.steady,
             commands="mqtt" if args.mqtt else "http",
             mqtt_url=args.mqtt or RunOptions.mqtt_url,
+            vans=VanOptions(every_min=args.rebalance_every_min),
         )
         target = Target(args.base_url, Path(args.keys), Path(args.geodata))
         return simulate(options, target)
     except ValueError as exc:
         print(f"fleetbed simulate: {exc}", file=sys.stderr)
         return 2
+
+
+def _solve_brp(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    import orjson
+
+    from fleet.rebalancing import brp
+    from fleet.rebalancing.planner import plan
+
+    try:
+        instance = brp.parse(Path(args.file).read_text())
+    except (OSError, ValueError) as exc:
+        print(f"fleetbed rebalance solve-brp: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    found = plan(brp.to_problem(instance, seconds=args.seconds))
+    print(orjson.dumps(brp.result(found, seconds=time.perf_counter() - started)).decode())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -517,6 +538,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=_simulate)
+
+    rebalance = commands.add_parser("rebalance", help="rebalancing van routes").add_subparsers(
+        dest="rebalance_command", required=True
+    )
+    solve_brp = rebalance.add_parser(
+        "solve-brp",
+        help="plan a bike-sharing rebalancing benchmark instance (Dell'Amico format) and "
+        "print one JSON line: cost, routes, seconds",
+    )
+    solve_brp.add_argument("file", help="the instance file")
+    solve_brp.add_argument(
+        "--seconds", type=float, default=5.0, help="search time (default: %(default)s)"
+    )
+    solve_brp.set_defaults(handler=_solve_brp)
     return parser
 
 

@@ -62,6 +62,15 @@ class FleetShare:
 
 
 @dataclass(frozen=True)
+class Depot:
+    """Where an operator's rebalancing van starts and ends its shift."""
+
+    name: str
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
 class Operator:
     """A provider in the testbed, with its MDS mode and its fleet's make-up."""
 
@@ -70,11 +79,18 @@ class Operator:
     mode: Mode
     fleet: tuple[FleetShare, ...]
     share: float  # of the demo's vehicles
+    # Micromobility fleets are rebalanced by van; pods drive themselves and have none.
+    depot: Depot | None = None
 
     @property
     def provider_id(self) -> uuid.UUID:
         """The operator's fixed provider id."""
         return demo_id("provider", self.key)
+
+    @property
+    def main_vehicle_type(self) -> VehicleType:
+        """The vehicle type of the largest part of the fleet (the one its van moves)."""
+        return max(self.fleet, key=lambda s: s.share).vehicle_type
 
 
 _E = (PropulsionType.ELECTRIC,)
@@ -90,6 +106,7 @@ OPERATORS = (
             FleetShare(VehicleType.MOPED, _E, 0.2, 28, 80),
         ),
         0.38,
+        Depot("Gåsebäck", 56.0295, 12.7105),
     ),
     Operator(
         "kullacykel",
@@ -100,6 +117,7 @@ OPERATORS = (
             FleetShare(VehicleType.CARGO_BICYCLE, _ASSIST, 0.25, 13, 50),
         ),
         0.30,
+        Depot("Husensjö", 56.0560, 12.7240),
     ),
     Operator(
         "oresundsflyt",
@@ -110,6 +128,7 @@ OPERATORS = (
             FleetShare(VehicleType.BICYCLE, _ASSIST, 0.4, 16, 70),
         ),
         0.20,
+        Depot("Ramlösa", 56.0160, 12.7440),
     ),
     Operator(
         "printpod-passenger",

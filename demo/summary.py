@@ -61,14 +61,28 @@ DEMO_LOCATION = (HOTSPOTS[0].lat, HOTSPOTS[0].lng)
 
 
 @dataclass(frozen=True)
+class OperatorRebalancing:
+    """An operator's last rebalancing plan: the cells in deficit before and after it (as
+    planned), and the vehicles its van picked up, by it and since the demo started."""
+
+    operator: str
+    planned_at: datetime
+    deficit_before: int
+    deficit_after: int
+    moved: int
+    moved_since_start: int
+
+
+@dataclass(frozen=True)
 class FleetSummary:
-    """What the database says: vehicles by state, trips, alerts by kind."""
+    """What the database says: vehicles by state, trips, alerts by kind, rebalancing."""
 
     by_state: Mapping[str, int]
     trips_in_progress: int
     trips_ended: int  # since the demo started
     alerts_recent: Mapping[str, int]  # raised within RECENT
     alerts_total: Mapping[str, int]  # since the demo started
+    rebalancing: tuple[OperatorRebalancing, ...] = ()  # operators with a plan, by name
 
 
 @dataclass(frozen=True)
@@ -268,6 +282,19 @@ def _fleet_lines(fleet: FleetSummary) -> list[str]:
     recent = sum(fleet.alerts_recent.get(k, 0) for k in (ENTER, EXIT))
     total = sum(fleet.alerts_total.get(k, 0) for k in (ENTER, EXIT))
     lines.append(f"  {'zone enter / exit':<30}{recent:>8,}{total:>13,}")
+    lines.append("")
+    lines += _rebalancing_lines(fleet.rebalancing)
+    return lines
+
+
+def _rebalancing_lines(operators: tuple[OperatorRebalancing, ...]) -> list[str]:
+    if not operators:
+        return ["rebalancing  no plan yet (each operator plans every hour of simulated time)"]
+    lines = [f"rebalancing{'cells in deficit':>32}{'vehicles moved':>26}"]
+    for r in operators:
+        deficit = f"{r.deficit_before:,} → {r.deficit_after:,} at {r.planned_at:%H:%M}"
+        moved = f"{r.moved:,} ({r.moved_since_start:,} since start)"
+        lines.append(f"  {r.operator:<26}{deficit:>15}{moved:>26}")
     return lines
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from demo.summary import NO_EVENT, FleetSummary
+from demo.summary import NO_EVENT, FleetSummary, OperatorRebalancing
 
 # A vehicle's state is that of its last event (as the live state and MDS status have it);
 # one index lookup per vehicle through (device_id, occurred_at DESC).
@@ -49,6 +49,31 @@ _ALERTS = text(
     """
 )
 
+# Each provider's newest plan with a result (ready or dispatched) and the vehicles its
+# van picked up (done pick-up tasks), by it and by the plans made since the demo started.
+_REBALANCING = text(
+    """
+    SELECT p.name, last.created_at,
+           (last.result -> 'before' ->> 'cells_in_deficit')::int AS before,
+           (last.result -> 'after' ->> 'cells_in_deficit')::int AS after,
+           (SELECT count(*) FROM tasks t
+            WHERE t.plan_id = last.plan_id AND t.kind = 'rebalance_pickup'
+              AND t.state = 'done') AS moved,
+           (SELECT count(*) FROM rebalancing_plans q JOIN tasks t ON t.plan_id = q.plan_id
+            WHERE q.provider_id = last.provider_id AND q.created_at >= :since
+              AND t.kind = 'rebalance_pickup' AND t.state = 'done') AS moved_since
+    FROM (
+        SELECT DISTINCT ON (provider_id) provider_id, plan_id, created_at, result
+        FROM rebalancing_plans
+        WHERE result IS NOT NULL
+          AND (CAST(:providers AS uuid[]) IS NULL OR provider_id = ANY(:providers))
+        ORDER BY provider_id, created_at DESC
+    ) last
+    JOIN providers p ON p.provider_id = last.provider_id
+    ORDER BY p.name
+    """
+)
+
 
 async def fleet_summary(
     session: AsyncSession,
@@ -57,7 +82,8 @@ async def fleet_summary(
     recent_since: datetime,
     provider_ids: Sequence[uuid.UUID] | None = None,
 ) -> FleetSummary:
-    """Vehicles by state, trips and alerts by kind since `since`; None providers: all."""
+    """Vehicles by state, trips and alerts by kind since `since`, and each provider's last
+    rebalancing plan; None providers: all."""
     providers = list(provider_ids) if provider_ids is not None else None
     by_state = {
         r.state: r.n
@@ -70,10 +96,15 @@ async def fleet_summary(
             {"since": since, "recent": max(since, recent_since), "providers": providers},
         )
     ).all()
+    plans = await session.execute(_REBALANCING, {"since": since, "providers": providers})
     return FleetSummary(
         by_state=by_state,
         trips_in_progress=trips.open,
         trips_ended=trips.ended,
         alerts_recent={r.kind: r.recent for r in alerts if r.recent},
         alerts_total={r.kind: r.total for r in alerts},
+        rebalancing=tuple(
+            OperatorRebalancing(r.name, r.created_at, r.before, r.after, r.moved, r.moved_since)
+            for r in plans
+        ),
     )

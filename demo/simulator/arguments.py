@@ -11,7 +11,11 @@ registers the vehicles it drives if they are not yet, then posts their telemetry
 and (pods) trips to the MDS Agency endpoints over HTTP. Its gateways take vehicle commands
 (lock, unlock, ring, set_max_speed, ...) over the HTTP long poll, or with --mqtt from the
 MQTT broker, carry them out (a locked vehicle takes no trips, a speed cap caps its speed,
-a ring is logged) and ack them.
+a ring is logged) and ack them. With the manager and field agent keys of the keys file,
+each micromobility operator's manager plans a van shift from its depot every hour of
+simulated time (`POST /v1/rebalancing/plans`) and dispatches it; its agent works the tasks
+as the simulated clock reaches them, and the vehicles picked up ride in the van to their
+drop-off.
 
 Time: fleetbed refuses timestamps in the future, so with --speed S > 1 the simulated
 clock starts in the past and runs S times faster than real time until it reaches the
@@ -88,6 +92,14 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--status-file", default=None, help="rewritten every second with the live counters"
+    )
+    parser.add_argument(
+        "--rebalance-every-min",
+        type=float,
+        default=60.0,
+        metavar="MINUTES",
+        help="simulated minutes between each operator's rebalancing plans; 0: no vans "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--mqtt",

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 
 from app.core.errors import InvalidInput
-from demo.keys_file import read_keys_file
+from demo.keys_file import DemoKeys, read_keys_file
+from demo.simulator.crew import Crew
 from demo.simulator.gateway import Credentials
 from demo.simulator.runner import RunOptions, Scenario, Simulation
 
@@ -25,11 +26,16 @@ class Target:
     geodata: Path
 
 
-def credentials_from(path: Path) -> dict[str, Credentials]:
-    """The gateway credentials of each operator in the keys file `fleetbed demo seed` wrote."""
+def _keys(path: Path) -> DemoKeys:
     keys = read_keys_file(path)
     if keys is None:
         raise InvalidInput(f"no keys file at {path}: run 'fleetbed demo seed' first (or --keys)")
+    return keys
+
+
+def credentials_from(path: Path) -> dict[str, Credentials]:
+    """The gateway credentials of each operator in the keys file `fleetbed demo seed` wrote."""
+    keys = _keys(path)
     found = {
         name: Credentials(str(op.provider_id), op.gateway_key)
         for name, op in keys.providers.items()
@@ -38,6 +44,16 @@ def credentials_from(path: Path) -> dict[str, Credentials]:
     if not found:
         raise InvalidInput(f"{path} holds no gateway keys: run 'fleetbed demo seed' again")
     return found
+
+
+def crews_from(path: Path) -> dict[str, Crew]:
+    """The manager and field agent keys of each operator in the keys file that has both:
+    the crews of the rebalancing vans."""
+    return {
+        name: Crew(op.manager_key, op.agent_key)
+        for name, op in _keys(path).providers.items()
+        if op.manager_key and op.agent_key
+    }
 
 
 def scenario_from(geodata: Path) -> Scenario:
@@ -74,7 +90,9 @@ async def _simulate(options: RunOptions, target: Target) -> int:
     credentials = credentials_from(target.keys)
     scenario = scenario_from(target.geodata)
     async with httpx.AsyncClient(base_url=target.base_url, timeout=TIMEOUT_S) as client:
-        simulation = Simulation(options, scenario, credentials, client)
+        simulation = Simulation(
+            options, scenario, credentials, client, crews=crews_from(target.keys)
+        )
         try:
             await _run(simulation)
         except httpx.TransportError as exc:

@@ -57,6 +57,21 @@ class RateCap:
             await asyncio.sleep(start - now)
 
 
+async def pages(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], key: str
+) -> list[dict[str, Any]]:
+    """Every record under `key` of a paged list, its pages followed by `links.next`."""
+    found: list[dict[str, Any]] = []
+    following: str | None = url
+    while following:
+        response = await client.get(following, headers=headers)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        found += body.get(key, [])
+        following = (body.get("links") or {}).get("next")
+    return found
+
+
 @dataclass
 class Gateway:
     """Posts batches for each provider with its key; records every answer in `report`."""
@@ -110,16 +125,8 @@ class Gateway:
 
     async def _pages(self, provider: str, suffix: str, key: str) -> list[dict[str, Any]]:
         """Every record of a paged `GET /mds/agency/vehicles{suffix}` list."""
-        headers = self.credentials[provider].headers
-        found: list[dict[str, Any]] = []
-        url: str | None = f"{Endpoint.VEHICLES.path}{suffix}?limit={PAGE_SIZE}"
-        while url:
-            response = await self.client.get(url, headers=headers)
-            response.raise_for_status()
-            body: dict[str, Any] = response.json()
-            found += body.get(key, [])
-            url = (body.get("links") or {}).get("next")
-        return found
+        url = f"{Endpoint.VEHICLES.path}{suffix}?limit={PAGE_SIZE}"
+        return await pages(self.client, url, self.credentials[provider].headers, key)
 
     async def registered(self, provider: str) -> set[str]:
         """The device ids the provider has registered (`GET /mds/agency/vehicles`, paged)."""

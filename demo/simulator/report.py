@@ -52,6 +52,9 @@ class Report:
     notes: Counter[str] = field(default_factory=Counter)
     unexpected: int = 0
     unexpected_samples: list[str] = field(default_factory=list)
+    # The vans' plans, shifts and vehicles moved; their failures do not fail the run.
+    rebalancing: Counter[str] = field(default_factory=Counter)
+    rebalancing_problems: list[str] = field(default_factory=list)
     sim_ms: int = 0
     _recent: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -72,6 +75,12 @@ class Report:
                 self.unexpected_samples.append(
                     f"{endpoint.path} ({count} items): {what} {detail[:300]}".rstrip()
                 )
+
+    def rebalancing_problem(self, operator: str, what: str) -> None:
+        """Count a van's request that failed (its next plan is asked for as usual)."""
+        self.rebalancing["problems"] += 1
+        if len(self.rebalancing_problems) < KEEP_UNEXPECTED:
+            self.rebalancing_problems.append(f"{operator}: {what[:300]}")
 
     @property
     def ok(self) -> bool:
@@ -110,6 +119,7 @@ class Report:
             "rejected": self.unexpected,
             "vehicles_by_state": dict(sorted(states.items())),
             "misbehaviour": misbehaviour_done(tally),
+            "rebalancing": dict(sorted(self.rebalancing.items())),
         }
 
     def render(self, tally: Mapping[str, int]) -> str:
@@ -135,6 +145,14 @@ class Report:
         misbehaving = misbehaviour_done(tally)
         if misbehaving:
             lines.append("  misbehaviour: " + ", ".join(f"{k} {n}" for k, n in misbehaving.items()))
+        if self.rebalancing:
+            r = self.rebalancing
+            lines.append(
+                f"  rebalancing: {r['plans']} plans, {r['dispatched']} dispatched, "
+                f"{r['shifts_done']} shifts driven, {r['vehicles_moved']} vehicles moved, "
+                f"{r['vehicles_not_found']} not found where planned, {r['problems']} problems"
+            )
+            lines += [f"    {sample}" for sample in self.rebalancing_problems]
         if self.ok:
             lines.append("  every answer was as expected")
         else:

@@ -10,7 +10,7 @@ and end they send the same requests.
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,9 +24,12 @@ from demo.simulator.citymap import CityMap
 from demo.simulator.clock import PacedClock, SteppedClock
 from demo.simulator.command_link import Executor, mqtt_commands, poll_commands
 from demo.simulator.controls import Controls
+from demo.simulator.crew import Crew
 from demo.simulator.gateway import Credentials, Gateway, RateCap
 from demo.simulator.misbehaviour import Rates
+from demo.simulator.rebalancing import VanOptions
 from demo.simulator.report import Report, write_status
+from demo.simulator.vans import Vans
 from demo.simulator.vehicle import Environment
 from demo.simulator.world import Provider, World
 
@@ -74,6 +77,8 @@ class RunOptions:
     # How the gateways take vehicle commands: "off", "http" (long poll) or "mqtt".
     commands: str = "off"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    # The operators' rebalancing vans (for those given a crew).
+    vans: VanOptions = field(default_factory=VanOptions)
 
 
 def wall_ms() -> int:
@@ -91,6 +96,7 @@ class Simulation:
         credentials: dict[str, Credentials],
         client: httpx.AsyncClient,
         now_ms: Callable[[], int] = wall_ms,
+        crews: Mapping[str, Crew] | None = None,
     ) -> None:
         if options.speed < 0:
             raise ValueError("speed must be 0 (as fast as possible) or more")
@@ -134,6 +140,10 @@ class Simulation:
         self.credentials = credentials
         self.client = client
         self.executor = Executor(self.controls)
+        driven = [op for op in scenario.operators if op.key in keys]
+        self.vans = Vans(
+            client, driven, crews or {}, options.vans, self.report, now_ms, options.parallel
+        )
 
     @property
     def start_ms(self) -> int:
@@ -173,10 +183,8 @@ class Simulation:
 
     def controls(self, device_id: str) -> Controls | None:
         """The command state of a driven vehicle (None: not one of this run's)."""
-        for vehicle in self.world.vehicles:
-            if vehicle.device_id == device_id:
-                return vehicle.controls
-        return None
+        vehicle = self.world.by_device.get(device_id)
+        return None if vehicle is None else vehicle.controls
 
     def _command_links(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         wanted = [self.credentials[p.key] for p in self.providers]
@@ -221,6 +229,7 @@ class Simulation:
         try:
             while not stop.is_set():
                 t = self._next_time()
+                await self.vans.advance(t, self.world)
                 await self.gateway.send(self.world.advance(t))
                 self.report.sim_ms = t
                 self._status()
@@ -232,6 +241,7 @@ class Simulation:
                 else:
                     await asyncio.sleep(0)  # let a signal handler set `stop`
         finally:
+            await self.vans.close()
             links_stop.set()
             for link in links:
                 link.cancel()

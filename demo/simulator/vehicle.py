@@ -8,7 +8,10 @@ its device id, so a vehicle lives the same life whatever the others do.
 Micromobility: available → (reserved →) on_trip → available, with reservation and trip
 cancellations; low battery after a trip (battery_low → non_operational), then
 a battery swap in place (battery_charged) or a pick-up for charging (maintenance_pick_up →
-removed, provider_drop_off → available); occasional maintenance; night rebalancing.
+removed, provider_drop_off → available); occasional maintenance; night rebalancing; and
+the operator's van, which loads an idle vehicle (rebalance_pick_up, or maintenance_pick_up
+when it is taken in to charge → removed) and leaves it where its plan says
+(provider_drop_off → available), or at the depot, whence it comes back charged later.
 Passenger services and delivery robots: service_start → available; an order is
 reservation_start → reserved (driving to the pick-up) → reservation_stop → stopped →
 trip_start → on_trip → trip_stop (pods) or order_drop_off (robots) → stopped → trip_end →
@@ -33,6 +36,7 @@ from demo.simulator.citymap import XY, CityMap, distance
 from demo.simulator.controls import Controls
 from demo.simulator.misbehaviour import TRIP_KINDS, Misbehaviour, Rates
 from demo.simulator.motion import Motion, jitter, reported_speed
+from demo.simulator.rebalancing import VanMove
 
 MINUTE_MS = 60_000
 # An idle vehicle reconsiders at least this often (demand changes by the hour).
@@ -41,6 +45,10 @@ LOW_BATTERY = 15.0
 SERVICE_BATTERY = 25.0
 # The demand riders put on a vehicle with little charge left, relative to a full one.
 LOW_BATTERY_APPEAL = 0.3
+# A van loads only vehicles standing on the street (not ridden, reserved or taken away).
+LOADABLE = frozenset({"available", "non_operational"})
+# Vehicles a van leaves together stand this far apart, about.
+VAN_SPREAD_M = 4.0
 
 Script = Iterator[int]
 
@@ -120,6 +128,17 @@ class VehicleSim:
         while self.due <= until_ms:
             self.now = self.due
             self.due = max(self.now, next(self._script))
+
+    def carry(self, move: VanMove) -> bool:
+        """Load the vehicle into a rebalancing van at `move.picked_ms`, its life so far
+        advanced up to then; False when it is not standing idle on the street."""
+        if self.mode is not Mode.MICROMOBILITY or self.state not in LOADABLE:
+            return False
+        self.now = max(self.now, move.picked_ms)
+        self._event("removed", ["maintenance_pick_up" if move.to_charge else "rebalance_pick_up"])
+        self._script = self._in_van(move)
+        self.due = self.now
+        return True
 
     # --- what the gateway reports ---------------------------------------------------
 
@@ -278,6 +297,9 @@ class VehicleSim:
     def _micromobility(self) -> Script:
         self._event("available", ["provider_drop_off"])
         self._point()
+        yield from self._in_service()
+
+    def _in_service(self) -> Script:
         while True:
             yield from self._idle_spell()
             if self.rng.random() < 0.004:
@@ -338,10 +360,28 @@ class VehicleSim:
         yield from self._wait(self._minutes(30, 90), heartbeat=False)
         self._drop_off()
 
-    def _drop_off(self) -> None:
-        self.xy = demand.parking_spot(self.env.cmap, self.rng)
+    def _drop_off(self, xy: XY | None = None) -> None:
+        """Back on the street at `xy`, or at a parking spot the operator chooses."""
+        self.xy = demand.parking_spot(self.env.cmap, self.rng) if xy is None else xy
         self._event("available", ["provider_drop_off"])
         self._point()
+
+    def _in_van(self, move: VanMove) -> Script:
+        """On board, silent, until the van leaves the vehicle where its plan says."""
+        yield from self._wait(move.dropped_ms, heartbeat=False)
+        if move.swapped:
+            self.battery = self.rng.uniform(92, 100)
+        if move.at_depot:
+            # Charged there, and put out again where the operator sees fit.
+            yield from self._wait(self._minutes(60, 180), heartbeat=False)
+            self.battery = 100.0
+            self._drop_off()
+        else:
+            place = self.env.cmap.frame.to_xy(move.lat, move.lng)
+            spot = demand.near(self.rng, place, VAN_SPREAD_M)
+            # The plan's place is one fleetbed allows; the spread must keep it allowed.
+            self._drop_off(spot if self.env.cmap.can_park(spot) else place)
+        yield from self._in_service()
 
     def _maintenance(self) -> Script:
         self._event("non_operational", ["maintenance"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from app.core.auth import Mode
 from demo.fleet_plan import PlannedVehicle
 from demo.simulator.batches import Batch, Batcher, Outbox
+from demo.simulator.rebalancing import VanMove
 from demo.simulator.vehicle import Environment, VehicleSim
 
 
@@ -46,6 +47,7 @@ class World:
             )
             for v in fleet
         ]
+        self.by_device = {v.device_id: v for v in self.vehicles}
         self.outboxes = {p.key: Outbox() for p in providers}
         # Simulation, not secrets: seeded generators make runs repeatable.
         rngs = {p.key: random.Random(f"{seed}/batches/{p.key}") for p in providers}  # noqa: S311
@@ -62,6 +64,15 @@ class World:
             for p in self.providers
             for batch in self.batchers[p.key].drain(self.outboxes[p.key], until_ms)
         ]
+
+    def carry(self, move: VanMove) -> bool:
+        """Hand a vehicle to a rebalancing van at `move.picked_ms`; False when it is not
+        one of this world's or not standing idle then."""
+        vehicle = self.by_device.get(move.device_id)
+        if vehicle is None:
+            return False
+        vehicle.advance(move.picked_ms, self.outboxes[vehicle.planned.operator_key])
+        return vehicle.carry(move)
 
     def held(self) -> list[Batch]:
         """The batches held back to be late, released now (the run is ending)."""

@@ -10,6 +10,7 @@ from demo.summary import (
     NO_EVENT,
     VIOLATIONS,
     FleetSummary,
+    OperatorRebalancing,
     ServerHealth,
     SimulatorStatus,
     Snapshot,
@@ -201,6 +202,18 @@ def test_the_frame_shows_trips_and_every_violation_kind_even_at_zero() -> None:
 def test_an_alert_kind_the_frame_does_not_know_is_still_shown() -> None:
     fleet = FleetSummary({}, 0, 0, {}, {"battery_low": 4})
     assert row(screen(snapshot(fleet=fleet)), "battery_low")[1:] == ["0", "4"]
+
+
+def test_the_frame_shows_each_operators_last_plan_and_the_vehicles_moved() -> None:
+    plans = (
+        OperatorRebalancing("Kullacykel", NOW - timedelta(minutes=20), 4, 4, 0, 3),
+        OperatorRebalancing("Sundsvik Scooters", NOW - timedelta(minutes=5), 9, 2, 11, 40),
+    )
+    lines = screen(snapshot(fleet=replace(FLEET, rebalancing=plans)))
+    assert "cells in deficit" in " ".join(row(lines, "rebalancing"))
+    assert " ".join(row(lines, "Sundsvik Scooters")[2:]) == "9 → 2 at 13:58 11 (40 since start)"
+    assert " ".join(row(lines, "Kullacykel")[1:]) == "4 → 4 at 13:43 0 (3 since start)"
+    assert "no plan yet" in " ".join(row(screen(snapshot()), "rebalancing"))
 
 
 def test_the_frame_heads_with_the_docs_url_and_uptime_and_ends_with_the_logs() -> None:
