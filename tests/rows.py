@@ -3,10 +3,10 @@ what the API would store."""
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleet.events.models import VehicleEvent
@@ -69,6 +69,43 @@ async def add_trip(
     session.add(trip)
     await session.flush()
     return trip
+
+
+async def hourly_trips(
+    session: AsyncSession,
+    provider_id: uuid.UUID,
+    device_id: uuid.UUID,
+    *,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    hours: int,
+    minutes: int = 10,
+    distance_m: int = 2000,
+) -> None:
+    """One closed trip from `start` to `end` in each of the last `hours` hours, 20 minutes
+    past the hour, written in one statement."""
+    top = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    for h in range(1, hours + 1):
+        began = top - timedelta(hours=h, minutes=-20)
+        rows.append(
+            {
+                "trip_id": uuid.uuid4(),
+                "provider_id": provider_id,
+                "device_id": device_id,
+                "status": "closed",
+                "start_at": began,
+                "start_lat": start[0],
+                "start_lng": start[1],
+                "end_at": began + timedelta(minutes=minutes),
+                "end_lat": end[0],
+                "end_lng": end[1],
+                "duration_s": minutes * 60,
+                "distance_m": distance_m,
+                "details": {},
+            }
+        )
+    await session.execute(insert(Trip), rows)
 
 
 async def add_event(

@@ -9,14 +9,13 @@ off from Berga every hour, where its simulated vehicles hardly stand.
 import asyncio
 import dataclasses
 import hashlib
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import h3.api.basic_int as h3
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
@@ -29,10 +28,9 @@ from demo.simulator.rebalancing import VanOptions
 from demo.simulator.runner import RunOptions, Scenario, Simulation
 from demo.summary_queries import fleet_summary
 from fleet.rebalancing.models import RebalancingPlan
-from fleet.trips.models import Trip
-from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.conftest import TenantFactory, auth
-from tests.test_simulator import GEODATA, publish_city
+from tests.rows import hourly_trips
+from tests.test_simulator import GEODATA, city_since_yesterday
 
 BERGA = next((h.lat, h.lng) for h in city.HOTSPOTS if h.name == "Berga")
 CENTRE = (city.HOTSPOTS[0].lat, city.HOTSPOTS[0].lng)
@@ -48,32 +46,6 @@ def operator(request: pytest.FixtureRequest) -> Operator:
     """Sundsvik under a key of the test's own (its device ids the test's alone)."""
     tag = hashlib.sha256(request.node.name.encode()).hexdigest()[:8]
     return dataclasses.replace(city.OPERATORS[0], key=f"sundsvik-{tag}", share=1.0)
-
-
-async def trips_from_berga(session: AsyncSession, provider_id: uuid.UUID, device: str) -> None:
-    """A trip from Berga to the centre in each hour of the last four weeks."""
-    top = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    rows = []
-    for h in range(1, HOURS_OF_HISTORY + 1):
-        start = top - timedelta(hours=h, minutes=-20)
-        rows.append(
-            {
-                "trip_id": uuid.uuid4(),
-                "provider_id": provider_id,
-                "device_id": uuid.UUID(device),
-                "status": "closed",
-                "start_at": start,
-                "start_lat": BERGA[0],
-                "start_lng": BERGA[1],
-                "end_at": start + timedelta(minutes=12),
-                "end_lat": CENTRE[0],
-                "end_lng": CENTRE[1],
-                "duration_s": 720,
-                "distance_m": 3500,
-                "details": {},
-            }
-        )
-    await session.execute(insert(Trip), rows)
 
 
 async def until_a_shift_is_driven(simulation: Simulation, stop: asyncio.Event) -> None:
@@ -94,13 +66,7 @@ async def test_the_van_moves_vehicles_to_the_cell_short_of_them_and_its_agent_cl
     if not GEODATA.is_file():
         pytest.skip(f"no Helsingborg outline at {GEODATA}")
     now = datetime.now(UTC)
-    # A run just after midnight reaches back into yesterday's partition.
-    await maintain_partitions(
-        app.state.resources.engine,
-        PartitionPolicy(days_ahead=1, retention_days=None),
-        (now - timedelta(days=1)).date(),
-    )
-    await publish_city(client, await tenant(Role.CITY_PLANNER), now - timedelta(days=1))
+    await city_since_yesterday(app, client, tenant)
     gateway = await tenant(Role.GATEWAY, mode=operator.mode)
     provider_id = gateway.provider_id
     assert provider_id is not None
@@ -127,7 +93,16 @@ async def test_the_van_moves_vehicles_to_the_cell_short_of_them_and_its_agent_cl
     )
     await simulation.register()
     scooter = next(v for v in simulation.fleet if v.vehicle_type is operator.main_vehicle_type)
-    await trips_from_berga(session, provider_id, str(scooter.device_id))
+    await hourly_trips(
+        session,
+        provider_id,
+        scooter.device_id,
+        start=BERGA,
+        end=CENTRE,
+        hours=HOURS_OF_HISTORY,
+        minutes=12,
+        distance_m=3500,
+    )
 
     stop = asyncio.Event()
     await asyncio.gather(simulation.run(stop), until_a_shift_is_driven(simulation, stop))

@@ -13,7 +13,7 @@ import h3.api.basic_int as h3
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
@@ -22,9 +22,9 @@ from fleet.rebalancing.model import Plan, Problem
 from fleet.rebalancing.models import RebalancingPlan
 from fleet.rebalancing.pool import plan_off_loop
 from fleet.rebalancing.runner import PlanRunner
-from fleet.trips.models import Trip
 from tests.conftest import Tenant, TenantFactory, auth
 from tests.payloads import event, now_ms, point, post, register
+from tests.rows import hourly_trips
 from tests.tasks import Crew, crew
 from tests.zones import disc, publish
 
@@ -50,32 +50,6 @@ class Fleet:
 
     crew: Crew
     devices: list[str]
-
-
-async def trips_every_hour(session: AsyncSession, provider_id: uuid.UUID, device: str) -> None:
-    """One trip from BUSY to ELSEWHERE in each hour of the last four weeks."""
-    top = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    rows = []
-    for h in range(1, HOURS_OF_HISTORY + 1):
-        start = top - timedelta(hours=h) + timedelta(minutes=20)
-        rows.append(
-            {
-                "trip_id": uuid.uuid4(),
-                "provider_id": provider_id,
-                "device_id": uuid.UUID(device),
-                "status": "closed",
-                "start_at": start,
-                "start_lat": BUSY[0],
-                "start_lng": BUSY[1],
-                "end_at": start + timedelta(minutes=10),
-                "end_lat": ELSEWHERE[0],
-                "end_lng": ELSEWHERE[1],
-                "duration_s": 600,
-                "distance_m": 2000,
-                "details": {},
-            }
-        )
-    await session.execute(insert(Trip), rows)
 
 
 async def park(
@@ -108,7 +82,14 @@ async def fleet(client: AsyncClient, session: AsyncSession, tenant: TenantFactor
     assert c.gateway.provider_id is not None
     devices = await register(client, c.gateway, VEHICLES + 1, vehicle_type="scooter_standing")
     await park(client, c.gateway, devices[:VEHICLES], IDLE, 90)
-    await trips_every_hour(session, c.gateway.provider_id, devices[VEHICLES])
+    await hourly_trips(
+        session,
+        c.gateway.provider_id,
+        uuid.UUID(devices[VEHICLES]),
+        start=BUSY,
+        end=ELSEWHERE,
+        hours=HOURS_OF_HISTORY,
+    )
     return Fleet(c, devices[:VEHICLES])
 
 

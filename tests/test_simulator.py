@@ -86,11 +86,10 @@ async def gateways(
     return {key: Credentials(str(t.provider_id), t.key) for key, t in made.items()}
 
 
-@pytest.fixture
-async def credentials(
-    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory, operators: tuple[Operator, ...]
-) -> dict[str, Credentials]:
-    """The demo city published (in force since yesterday) and a gateway key per operator."""
+async def city_since_yesterday(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory
+) -> None:
+    """The demo city published, in force since yesterday."""
     now = datetime.now(UTC)
     # Yesterday's partition is committed like conftest's: a run just after midnight
     # reaches back into it.
@@ -100,6 +99,14 @@ async def credentials(
         (now - timedelta(days=1)).date(),
     )
     await publish_city(client, await tenant(Role.CITY_PLANNER), now - timedelta(days=1))
+
+
+@pytest.fixture
+async def credentials(
+    app: FastAPI, client: httpx.AsyncClient, tenant: TenantFactory, operators: tuple[Operator, ...]
+) -> dict[str, Credentials]:
+    """The demo city published (in force since yesterday) and a gateway key per operator."""
+    await city_since_yesterday(app, client, tenant)
     return await gateways(tenant, operators)
 
 
