@@ -450,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     zone_import.add_argument("file", help="properties: name, kind and the other zone fields")
     zone_import.set_defaults(handler=_import_zones)
 
-    from demo.city import GEODATA
+    from demo.city import DEMO_TRIPS_PER_DAY, GEODATA
     from demo.keys_file import DEFAULT_KEYS_PATH
 
     demo = commands.add_parser("demo", help="the Helsingborg demo city").add_subparsers(
@@ -476,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_run.add_argument(
         "--trips-per-day",
         type=float,
-        default=24.0,
+        default=DEMO_TRIPS_PER_DAY,
         help="trips per vehicle and day: the demo's fleet is busier than a real one, so "
         "there is something to watch at any hour (default: %(default)s)",
     )

@@ -15,6 +15,10 @@ import orjson
 from app.core.auth import Mode
 from app.core.mds import PropulsionType, VehicleType
 
+# Trips per vehicle and day of the demo's riders: busier than a real fleet, so that there
+# is something to watch at any hour; the seeded history has the same rate.
+DEMO_TRIPS_PER_DAY = 24.0
+
 # Fixed ids make seeding idempotent and runs comparable: uuid5 under this namespace.
 NAMESPACE = uuid.UUID("5b0f6a4e-2f4e-4c8e-9d61-8a1f0e0c2b17")
 HELSINGBORG_ID = "1283"  # the municipality's id in the geodata file

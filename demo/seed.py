@@ -3,8 +3,9 @@
 Everything the demo needs has a fixed identity, so a second seed finds it and changes
 nothing: providers by their fixed ids, keys by whether the keys file's keys still
 authenticate, vehicles by device id, zones by name and kind among the city's zones in
-force, policies by their fixed ids. The services flush; the caller commits, then writes
-the keys file and announces zone changes.
+force, policies by their fixed ids, past trips by whether an operator has any seeded.
+The services flush; the caller commits, then writes the keys file and announces zone
+changes.
 """
 
 import uuid
@@ -14,19 +15,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.mstime import to_ms
+from app.core.mstime import from_ms, to_ms
 from demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
-from demo.fleet_plan import plan_fleet
+from demo.fleet_plan import PlannedVehicle, plan_fleet
+from demo.history import SEEDED, HistoryOptions, PastTrip, history_window, past_trips
 from demo.keys_file import CityKeys, DemoKeys, OperatorKeys
+from demo.simulator.runner import Scenario
 from fleet.reporting.metrics_catalog import DEPLOYED_STATES as METRICS_DEPLOYED_STATES
 from fleet.tenancy.keys import parse_key, secret_matches
 from fleet.tenancy.service import create_key, create_provider, get_provider, load_key
+from fleet.trips.models import Trip
 from fleet.vehicles.directory import DeviceDirectory
 from fleet.vehicles.service import register_vehicles
 from geofencing.models import Zone
@@ -47,6 +53,26 @@ SERVICE_AREA_KEY = "service-area"
 SERVICE_AREA_NAME = "Helsingborg service area"
 VEHICLE_BATCH = 1000
 ZONES_BACKDATED = timedelta(days=1)
+TRIP_COLUMNS = (
+    "trip_id",
+    "provider_id",
+    "device_id",
+    "status",
+    "start_at",
+    "start_lat",
+    "start_lng",
+    "end_at",
+    "end_lat",
+    "end_lng",
+    "duration_s",
+    "distance_m",
+    "parking_category",
+    "measured_duration_s",
+    "measured_distance_m",
+    "measured_parking_category",
+    "details",
+)
+SEEDED_JSON = orjson.dumps(SEEDED).decode()
 
 # Fleet caps per operator, by MDS mode. At the default 300 vehicles the micromobility cap
 # is deliberately exceeded by one operator, so that compliance has something to show:
@@ -85,6 +111,7 @@ class SeedOutcome:
     vehicles: Tally = field(default_factory=Tally)
     zones: Tally = field(default_factory=Tally)
     policies: Tally = field(default_factory=Tally)
+    trips: Tally = field(default_factory=Tally)
     zone_ids: dict[str, uuid.UUID] = field(default_factory=dict)
     policy_ids: list[uuid.UUID] = field(default_factory=list)
 
@@ -101,6 +128,7 @@ class SeedOutcome:
             f"vehicles:  {self.vehicles.describe()}",
             f"zones:     {self.zones.describe()}",
             f"policies:  {self.policies.describe()}",
+            f"trips:     {self.trips.describe()} (past trips of the micromobility fleets)",
         ]
 
 
@@ -276,8 +304,9 @@ async def _ensure_keys(session: AsyncSession, known: DemoKeys | None, tally: Tal
     return DemoKeys(providers=providers, city=CityKeys(**city))
 
 
-async def _ensure_vehicles(session: AsyncSession, total: int, tally: Tally) -> None:
-    plan = plan_fleet(total)
+async def _ensure_vehicles(
+    session: AsyncSession, plan: Sequence[PlannedVehicle], tally: Tally
+) -> None:
     directory = DeviceDirectory(ttl_s=0)
     # In batches: one statement may carry at most 32,767 parameters.
     for start in range(0, len(plan), VEHICLE_BATCH):
@@ -379,6 +408,77 @@ async def _ensure_policies(
     return [policy_id(mode) for mode in modes]
 
 
+def _trip_record(provider_id: uuid.UUID, trip: PastTrip) -> tuple[Any, ...]:
+    """A row of `TRIP_COLUMNS`: the city's figures are fleetbed's measurement, as for any
+    trip an operator did not post."""
+    return (
+        trip.trip_id,
+        provider_id,
+        trip.device_id,
+        "closed",
+        from_ms(trip.start_ms),
+        *trip.start,
+        from_ms(trip.end_ms),
+        *trip.end,
+        trip.duration_s,
+        trip.distance_m,
+        trip.parking_category,
+        trip.duration_s,
+        trip.distance_m,
+        trip.parking_category,
+        SEEDED_JSON,
+    )
+
+
+async def _ensure_history(
+    session: AsyncSession,
+    plan: Sequence[PlannedVehicle],
+    *,
+    geodata: Path,
+    options: HistoryOptions,
+    now: datetime,
+    tally: Tally,
+) -> None:
+    """Past trips for each micromobility operator with none seeded yet (the pods are not
+    rebalanced), so that the forecast has weeks to learn from on a fresh database."""
+    if not options.weeks:
+        return
+    since_ms, until_ms = history_window(to_ms(now), options.weeks)
+    scenario: Scenario | None = None
+    for operator in OPERATORS:
+        if operator.mode is not Mode.MICROMOBILITY:
+            continue
+        seeded = await session.scalar(
+            select(func.count())
+            .select_from(Trip)
+            .where(Trip.provider_id == operator.provider_id, Trip.details.contains(SEEDED))
+        )
+        if seeded:
+            tally.kept += seeded
+            continue
+        scenario = scenario or Scenario.helsingborg(geodata)
+        mine = [v for v in plan if v.operator_key == operator.key]
+        trips = past_trips(
+            scenario.cmap,
+            scenario.tz,
+            mine,
+            operator.mode,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            options=options,
+        )
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert raw is not None
+        # COPY, the rows streamed as they are drawn: the server stores one buffer while
+        # the next is made.
+        status = await raw.copy_records_to_table(
+            "trips",
+            records=(_trip_record(operator.provider_id, t) for t in trips),
+            columns=TRIP_COLUMNS,
+        )
+        tally.created += int(status.split()[-1])  # "COPY <rows>"
+
+
 async def seed_demo(
     session: AsyncSession,
     *,
@@ -387,8 +487,10 @@ async def seed_demo(
     limits: ZoneLimits,
     keys: DemoKeys | None,
     now: datetime,
+    history: HistoryOptions = HistoryOptions(),
 ) -> SeedOutcome:
-    """Create whatever of the demo city is missing; `keys` are the keys file's, if any."""
+    """Create whatever of the demo city is missing, with `history`'s past trips up to
+    `now`; `keys` are the keys file's, if any."""
     if vehicles < 0:
         raise InvalidInput("the number of vehicles must be 0 or more", fields=("vehicles",))
     # Read before anything is written, so that a missing file changes nothing.
@@ -396,9 +498,13 @@ async def seed_demo(
     outcome = SeedOutcome(keys=DemoKeys())
     await _ensure_providers(session, outcome.providers)
     outcome.keys = await _ensure_keys(session, keys, outcome.api_keys)
-    await _ensure_vehicles(session, vehicles, outcome.vehicles)
+    plan = plan_fleet(vehicles)
+    await _ensure_vehicles(session, plan, outcome.vehicles)
     outcome.zone_ids = await _ensure_zones(
         session, [service_area, *ZONES], limits=limits, now=now, tally=outcome.zones
     )
     outcome.policy_ids = await _ensure_policies(session, outcome.zone_ids, now, outcome.policies)
+    await _ensure_history(
+        session, plan, geodata=geodata, options=history, now=now, tally=outcome.trips
+    )
     return outcome

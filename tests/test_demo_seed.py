@@ -1,29 +1,35 @@
-"""`fleetbed demo seed`: the demo city is created once, kept on re-runs, and its keys work."""
+"""`fleetbed demo seed`: the demo city is created once, kept on re-runs, and its keys work;
+the micromobility fleets get weeks of past trips, as the simulator's riders ride."""
 
 import logging
+import math
 import os
+import re
 import stat
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 import shapely
 from geoalchemy2.shape import to_shape
 from httpx import AsyncClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode, Role
 from app.core.errors import Conflict, InvalidInput
+from app.core.mstime import from_ms, to_ms
 from app.migrations import upgrade
 from app.routers.zones import zone_limits
 from app.settings import Settings
-from demo.city import GEODATA, OPERATORS, ZONES, service_area_ring
+from demo.city import GEODATA, HOTSPOTS, OPERATORS, ZONES, service_area_ring
 from demo.fleet_plan import plan_fleet
+from demo.history import SEEDED, HistoryOptions, history_window
 from demo.keys_file import (
     DemoKeys,
     KeysFileError,
@@ -43,6 +49,7 @@ from demo.seed import (
 from fleet.tenancy.keys import parse_key
 from fleet.tenancy.models import Provider
 from fleet.tenancy.service import create_provider, load_key, revoke_key
+from fleet.trips.models import Trip
 from fleet.vehicles.models import Vehicle
 from geofencing.compliance import VehicleSnapshot, evaluate_policy
 from geofencing.models import PolicyRecord, Zone
@@ -82,12 +89,18 @@ def keys_path(tmp_path: Path) -> Path:
     return tmp_path / ".fleetbed" / "demo-keys.json"
 
 
+# Past trips only where a test looks at them: a large fleet's take seconds to draw.
+NO_HISTORY = HistoryOptions(weeks=0)
+
+
 async def seed(
     session: AsyncSession,
     settings: Settings,
     keys_path: Path,
     geodata: Path,
     vehicles: int = 300,
+    history: HistoryOptions = NO_HISTORY,
+    now: datetime | None = None,
 ) -> SeedOutcome:
     """What `fleetbed demo seed` does, inside the test's transaction."""
     known = read_keys_file(keys_path)
@@ -97,7 +110,8 @@ async def seed(
         geodata=geodata,
         limits=zone_limits(settings.geofence),
         keys=known,
-        now=datetime.now(UTC),
+        now=now or datetime.now(UTC),
+        history=history,
     )
     await session.flush()
     if outcome.keys != known:
@@ -511,6 +525,111 @@ async def test_missing_geodata_is_a_clear_error_and_writes_nothing(
     assert not exists(keys_path.parent)
 
 
+HISTORY_FLEET = 25  # 22 of them micromobility: a fleet small enough to seed in about a second
+HISTORY = HistoryOptions()  # the demo's: four weeks
+TZ = ZoneInfo("Europe/Stockholm")
+MICROMOBILITY = [op.provider_id for op in OPERATORS if op.mode is Mode.MICROMOBILITY]
+PODS = [op.provider_id for op in OPERATORS if op.mode is not Mode.MICROMOBILITY]
+
+
+def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Metres between two (lat, lng) points of the city (equirectangular)."""
+    kx = 111_320.0 * math.cos(math.radians(a[0]))
+    return math.hypot((b[1] - a[1]) * kx, (b[0] - a[0]) * 110_574.0)
+
+
+def located(lat: float | None, lng: float | None) -> tuple[float, float]:
+    """A trip end's position, which a seeded trip always has."""
+    assert lat is not None
+    assert lng is not None
+    return (lat, lng)
+
+
+async def seeded_trips(session: AsyncSession) -> list[Trip]:
+    query = select(Trip).where(Trip.details.contains(SEEDED))
+    return list((await session.scalars(query.order_by(Trip.device_id, Trip.start_at))).all())
+
+
+async def vehicles_of(
+    session: AsyncSession, provider_ids: list[uuid.UUID]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(provider, device) of the providers' registered vehicles."""
+    rows = await session.execute(
+        select(Vehicle.provider_id, Vehicle.device_id).where(Vehicle.provider_id.in_(provider_ids))
+    )
+    return {(p, d) for p, d in rows.all()}
+
+
+async def test_the_history_follows_the_demand_model_and_is_written_once(
+    session: AsyncSession, settings: Settings, keys_path: Path, geodata: Path
+) -> None:
+    now = datetime.now(UTC)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    since, until = (from_ms(t) for t in history_window(to_ms(now), HISTORY.weeks))
+    outcome = await seed(session, settings, keys_path, geodata, HISTORY_FLEET, HISTORY, now)
+
+    trips = await seeded_trips(session)
+    assert (outcome.trips.created, outcome.trips.kept) == (len(trips), 0)
+    assert {t.provider_id for t in trips} == set(MICROMOBILITY)
+    owned = await vehicles_of(session, MICROMOBILITY)
+    # About the simulator's rate of trips per vehicle and day (less rides that found no
+    # parking, and the time spent riding).
+    per_day = len(trips) / (len(owned) * 7 * HISTORY.weeks)
+    assert 0.8 * HISTORY.trips_per_day < per_day <= HISTORY.trips_per_day
+
+    # Each trip is of one of its provider's vehicles, closed, located, measured, and over
+    # before the hour in progress (which the Provider API has yet to serve).
+    assert until < hour
+    previous: Trip | None = None
+    for trip in trips:
+        assert (trip.provider_id, trip.device_id) in owned
+        assert trip.status == "closed"
+        start_at, end_at = trip.start_at, trip.end_at
+        assert start_at is not None
+        assert end_at is not None
+        assert since <= start_at < end_at < until
+        assert trip.duration_s == (end_at - start_at).total_seconds()
+        start, end = located(trip.start_lat, trip.start_lng), located(trip.end_lat, trip.end_lng)
+        assert trip.distance_m is not None
+        assert abs(trip.distance_m - metres(start, end)) <= 0.01 * trip.distance_m + 1
+        assert trip.parking_category in {"corral", "other_valid"}
+        assert (trip.measured_duration_s, trip.measured_distance_m) == (
+            trip.duration_s,
+            trip.distance_m,
+        )
+        # A vehicle's next trip sets off where and after its last one ended.
+        if previous is not None and previous.device_id == trip.device_id:
+            assert previous.end_at is not None
+            assert previous.end_at <= start_at
+            assert (previous.end_lat, previous.end_lng) == start
+        previous = trip
+
+    # More near the busiest hotspot than in all the outskirts (2 km from any) together.
+    busiest = max(HOTSPOTS, key=lambda h: h.weight)
+    starts = [located(t.start_lat, t.start_lng) for t in trips]
+    near = sum(1 for s in starts if metres((busiest.lat, busiest.lng), s) < 400)
+    outskirts = sum(1 for s in starts if min(metres((h.lat, h.lng), s) for h in HOTSPOTS) > 2_000)
+    assert near > outskirts > 0
+
+    # The commute peak at 08:00 on weekdays, the night at 03:00 (local time).
+    local = [t.start_at.astimezone(TZ) for t in trips if t.start_at is not None]
+    weekday = [t for t in local if t.weekday() < 5]
+    at_eight = sum(1 for t in weekday if t.hour == 8)
+    at_three = sum(1 for t in weekday if t.hour == 3)
+    assert at_eight > 5 * at_three > 0
+
+    # The pods are not rebalanced: no history for them.
+    pods = select(func.count()).select_from(Trip).where(Trip.provider_id.in_(PODS))
+    assert await session.scalar(pods) == 0
+
+    # A second seed, an hour later, keeps the history as it is.
+    again = await seed(
+        session, settings, keys_path, geodata, HISTORY_FLEET, HISTORY, now + timedelta(hours=1)
+    )
+    assert (again.trips.created, again.trips.kept) == (0, len(trips))
+    assert [t.trip_id for t in await seeded_trips(session)] == [t.trip_id for t in trips]
+
+
 def test_a_broken_keys_file_is_refused_without_quoting_it(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     path.write_text("fbk_0123456789abcdef.not json")
@@ -563,6 +682,10 @@ def test_the_command_seeds_once_and_prints_no_keys(
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
     assert "vehicles:  30 created, 0 already there" in first.stdout
+    # Four weeks of the micromobility vehicles' trips, written once.
+    written = re.search(r"^trips:     ([1-9]\d*) created, 0 already there", first.stdout, re.M)
+    assert written, first.stdout
+    assert f"trips:     0 created, {written[1]} already there" in second.stdout
     assert f"keys file: {keys_path} (written)" in first.stdout
     assert "vehicles:  0 created, 30 already there" in second.stdout
     assert f"keys:      0 created, {DEMO_KEYS} still valid" in second.stdout
