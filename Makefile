@@ -19,7 +19,7 @@ SPEED ?= 10
 # Set (e.g. MQTT=mqtt://127.0.0.1:1883) to carry vehicle commands through an MQTT broker.
 MQTT ?=
 
-.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export bench-tasks
+.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export bench-tasks bench-rebalancing
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'
@@ -71,3 +71,6 @@ clean:
 # Nearest field tasks over HTTP against a naive query, and task rules' cost on ingest (see BENCHMARKS.md).
 bench-tasks: bootstrap
 	@$(BIN)/python -m bench.tasks
+
+bench-rebalancing: $(STAMP)
+	@$(BIN)/python -m bench.rebalancing
