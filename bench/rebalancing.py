@@ -8,10 +8,11 @@ Run as `python -m bench.rebalancing [--quick]` (or `make bench-rebalancing`).
    `fleetbed rebalance solve-brp FILE --seconds S` in its own process, its cost against
    the published optimum, beside the greedy baseline (nearest feasible stop).
 2. City scale: 2,000 H3 cells (resolution 9) around Helsingborg C, each with an
-   imbalance drawn from the simulator's demand at the morning peak (commuters pull
-   vehicles to the hotspots, the evening's parking left them spread out), a tenth of the
-   surplus vehicles with flat batteries; 10 vans of capacity 20, four-hour shifts, from
-   one depot. The planner (in a process of its own, as the API runs it) against greedy:
+   imbalance from the simulator's demand: where Sunday evening's riders left 3,000
+   vehicles against where Monday's 08:00 peak wants them (the hotspots' pull with their
+   commute and leisure profiles), plus noise; a tenth of the surplus vehicles with flat
+   batteries; 10 vans of capacity 20 (half of them with batteries), four-hour shifts,
+   from one depot. The planner (in a process of its own, as the API runs it) against greedy:
    seconds and the objective (van seconds + the penalty of each vehicle of imbalance left).
 3. The forecast: four weeks of hourly trip starts and ends per cell drawn from the
    simulator's hour-of-day and weekday profiles and its hotspots (Poisson noise), trained
@@ -56,6 +57,7 @@ TZ = ZoneInfo("Europe/Stockholm")
 DEPOT = Place(56.0440, 12.6990)
 CENTRE = (56.0440, 12.6940)
 PEAK = datetime(2026, 12, 7, 7, tzinfo=UTC)  # a Monday, 08:00 in Helsingborg
+EVENING = datetime(2026, 12, 6, 20, tzinfo=UTC)  # the Sunday before, 21:00
 
 
 @dataclass(frozen=True)
@@ -104,21 +106,21 @@ def brp_runs(seconds: float) -> list[str]:
 
 
 def city_problem(cells: int, seconds: float, seed: int = 7) -> Problem:
-    """`cells` cells around the centre, each with a nonzero imbalance from the demand."""
+    """`cells` cells around the centre, each with a nonzero imbalance: where the evening's
+    riders left the fleet against where the morning's will want it (the simulator's
+    hotspots and profiles), 1.5 vehicles a cell, so surpluses and deficits about cancel."""
     rng = random.Random(seed)  # noqa: S311 - a seeded workload, not a secret
     centre = h3.latlng_to_cell(*CENTRE, 9)
     rings = next(k for k in range(200) if 3 * k * (k + 1) + 1 >= cells)
     disk = sorted(h3.grid_disk(centre, rings))[:cells]
+    places = [h3.cell_to_latlng(cell) for cell in disk]
+    left = [0.3 + _pull(lat, lng, EVENING) for lat, lng in places]
+    wanted = [_pull(lat, lng, PEAK) for lat, lng in places]
+    fleet = 1.5 * cells
     sites = []
-    for cell in disk:
-        lat, lng = h3.cell_to_latlng(cell)
-        pull = sum(
-            h.weight * activity(int(PEAK.timestamp() * 1000), TZ, h.commute)
-            * math.exp(-_km(lat, lng, h.lat, h.lng) ** 2 / 0.5)
-            for h in HOTSPOTS
-        )  # fmt: skip
-        spread = 1.0 + rng.random()
-        imbalance = round(spread - 1.6 * pull + rng.gauss(0, 1.0)) or rng.choice((-1, 1))
+    for cell, (lat, lng), here, there in zip(disk, places, left, wanted, strict=True):
+        expected = fleet * (here / sum(left) - there / sum(wanted))
+        imbalance = round(expected + rng.gauss(0, 0.7)) or rng.choice((-1, 1))
         vehicles: tuple[Vehicle, ...] = ()
         if imbalance > 0:
             flat = sum(1 for _ in range(imbalance) if rng.random() < 0.1)
@@ -138,6 +140,15 @@ def city_problem(cells: int, seconds: float, seed: int = 7) -> Problem:
         must_balance=False,
         free_start_load=False,
         time_limit_s=seconds,
+    )
+
+
+def _pull(lat: float, lng: float, at: datetime) -> float:
+    """How strongly the hotspots draw riders to (lat, lng) at `at`."""
+    ms = int(at.timestamp() * 1000)
+    return sum(
+        h.weight * activity(ms, TZ, h.commute) * math.exp(-(_km(lat, lng, h.lat, h.lng) ** 2) / 0.5)
+        for h in HOTSPOTS
     )
 
 

@@ -1,6 +1,6 @@
 """The baseline planner: van after van drives to the nearest chunk it can serve (pure).
 
-It uses the planner's graph and constraints, so its plans are feasible by the same rules
+It uses the planners' graph and constraints, so its plans are feasible by the same rules
 and scored by the same objective; a benchmark compares the two. It does not look ahead,
 so under `must_balance` it may leave sites unserved where a plan exists.
 """
@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fleet.rebalancing.model import Plan, Problem
-from fleet.rebalancing.planner import (
+from fleet.rebalancing.routes import (
     Graph,
     Leg,
     Sequences,

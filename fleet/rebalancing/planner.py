@@ -1,4 +1,5 @@
-"""Van routes that rebalance a fleet: OR-Tools routing, exact on tiny instances (pure).
+"""Van routes that rebalance a fleet: exact on tiny instances, else OR-Tools routing or a
+ruin-and-recreate search (pure).
 
 The model. Every site becomes one or more *chunks*: nodes at the site's place, zero travel
 apart. A chunk moves `moved` usable vehicles (+ picked up, - dropped off) and collects
@@ -25,16 +26,21 @@ deficit, low-battery vehicles) left where it is.
 Solvers. Up to `EXACT_MAX_CHUNKS` chunks (and `EXACT_MAX_EXTENSIONS` partial routes), an
 exact enumeration (every feasible visit order of every subset per van, then the best split
 among the vans) guarantees the optimum.
-Beyond, OR-Tools: guided local search until the time limit, from a path-cheapest-arc first
-solution under `must_balance`, otherwise from the better of two greedy plans (OR-Tools'
-own first solutions stall on a city's thousands of optional nodes).
+Beyond, under `must_balance`, OR-Tools: guided local search until the time limit from a
+path-cheapest-arc first solution. Otherwise most sites are optional and the shifts bind,
+where OR-Tools' moves barely help (nearly every one breaks a shift): a ruin-and-recreate
+search instead. It starts from the better of the greedy plans and of inserting, again and
+again, the option (a chunk, swapped or carried) that gains the most per second of shift
+it adds, rated for every position of every route at once. Then, until the time limit, it
+removes strings of visits near a random one from a few routes, inserts the best rated
+options back until none fits, and keeps the result by simulated annealing, among the
+chunks that can matter (those the starts visit, then the best rated alone).
 """
 
 import math
-from collections import deque
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -43,334 +49,56 @@ from ortools.constraint_solver import (
     routing_enums_pb2,
 )
 
-from fleet.rebalancing.model import (
-    Plan,
-    PlanningError,
-    Problem,
-    Route,
-    Site,
-    Stop,
-    StopKind,
-    Van,
+from fleet.rebalancing.greedy import greedy_sequences
+from fleet.rebalancing.model import Plan, PlanningError, Problem, Van
+from fleet.rebalancing.routes import (
+    NO_SITE,
+    Graph,
+    Leg,
+    Sequences,
+    Visit,
+    build_plan,
+    extend,
+    finish,
+    graph_of,
+    legs_of,
+    start_leg,
+    visits_of,
 )
 
 EXACT_MAX_CHUNKS = 8
 # Routes the exact enumeration may extend at most (about a second): with swaps to choose
 # and vans that differ, eight chunks can be too many.
 EXACT_MAX_EXTENSIONS = 300_000
-NO_SITE = -1
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A part of a site's work that one van does in one go."""
-
-    site: int  # index into problem.sites
-    moved: int  # usable vehicles: > 0 picked up, < 0 dropped off
-    low: int  # low-battery vehicles collected
-    charged_ids: tuple[str, ...]  # the charged vehicles it picks up
-    low_ids: tuple[str, ...]  # the low-battery vehicles it collects
-
-    @property
-    def units(self) -> int:
-        """Vehicles of imbalance it resolves."""
-        return abs(self.moved) + self.low
-
-
-class Visit(NamedTuple):
-    """A chunk served by a van, swapping its low-battery vehicles or carrying them."""
-
-    chunk: int
-    swap: bool
-
-
-Sequences = list[list[Visit]]
 # Per subset of chunks (a bit mask): the least travel of a route over it and its visits.
 BestRoutes = list[tuple[int, tuple[Visit, ...]] | None]
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Graph:
-    """The nodes (chunks, then van starts, then van ends) and the travel between them."""
-
-    problem: Problem
-    chunks: tuple[Chunk, ...]
-    travel: list[list[int]]  # node x node seconds; 0 between nodes at one place
-    travel_array: npt.NDArray[np.int64]  # the same, for vectorised work
-    site_of: tuple[int, ...]  # per node: its site, NO_SITE at starts and ends
-
-    def start(self, van: int) -> int:
-        """The start node of a van."""
-        return len(self.chunks) + van
-
-    def end(self, van: int) -> int:
-        """The end (depot) node of a van."""
-        return len(self.chunks) + len(self.problem.vans) + van
-
-    def service_s(self, visit: Visit) -> int:
-        """Seconds spent handling and swapping at a chunk (parking excluded)."""
-        c = self.chunks[visit.chunk]
-        swapped = c.low if visit.swap else 0
-        return self.problem.handle_s * c.units + self.problem.swap_s * swapped
-
-
-class Leg(NamedTuple):
-    """A van's route so far: where it is and the running totals that bound it."""
-
-    node: int
-    depart_s: int
-    travel_s: int
-    load: int  # change of the load since the start
-    max_load: int  # highest change of the load so far
-    usable: int  # change of the usable vehicles on board since the start
-    min_usable: int  # lowest change of the usable vehicles so far
-    batteries: int  # batteries used
+# Ruin and recreate: routes ruined at most, visits removed from each at most, the jitter of
+# the insertion rates, the starting temperature in vehicles of imbalance, and how many times
+# the units the starts serve the candidates hold. Measured at city scale: the result is
+# flat around these values; fewer candidates mean faster iterations.
+RUIN_ROUTES = 3
+RUIN_LENGTH = 10
+NOISE = 0.1
+TEMPERATURE = 1.0
+CANDIDATES = 2.0
 
 
 def plan(problem: Problem, *, exact_up_to: int = EXACT_MAX_CHUNKS) -> Plan:
     """The routes that serve the most imbalance for the least driving; exact up to
-    `exact_up_to` chunks (0: always the OR-Tools search)."""
+    `exact_up_to` chunks (0: always a search)."""
     graph = graph_of(problem)
     if len(graph.chunks) <= exact_up_to and _extensions(graph) <= EXACT_MAX_EXTENSIONS:
         sequences, solver = _exact(graph), "exact"
-    else:
+    elif problem.must_balance:
         sequences, solver = _search(graph), "ortools"
+    else:
+        sequences = _ruin_and_recreate(graph, _warm_start(graph), problem.time_limit_s)
+        solver = "search"
     if sequences is None:
         raise PlanningError(
             "sites", "no plan balances every site within the vans' capacities and shifts"
         )
     return build_plan(graph, sequences, solver)
-
-
-# --- the graph ------------------------------------------------------------------------
-
-
-def graph_of(problem: Problem) -> Graph:
-    """Chunks, nodes and the node-to-node travel matrix of a problem."""
-    largest = max(v.capacity for v in problem.vans)
-    chunks = tuple(
-        c for i, site in enumerate(problem.sites) for c in _chunks(problem, i, site, largest)
-    )
-    node_places = [problem.sites[c.site].place for c in chunks]
-    node_places += [v.start for v in problem.vans] + [v.depot for v in problem.vans]
-    places = list(dict.fromkeys(node_places))
-    position = {p: i for i, p in enumerate(places)}
-    between = np.array(problem.travel.seconds(places, places), dtype=np.int64)
-    if between.shape != (len(places), len(places)) or (between < 0).any():
-        raise PlanningError("travel", "travel times must be a non-negative square matrix")
-    np.fill_diagonal(between, 0)
-    nodes = [position[p] for p in node_places]
-    travel = between[np.ix_(nodes, nodes)]
-    no_site = (NO_SITE,) * (2 * len(problem.vans))
-    return Graph(problem, chunks, travel.tolist(), travel, tuple(c.site for c in chunks) + no_site)
-
-
-def _chunks(problem: Problem, index: int, site: Site, largest: int) -> list[Chunk]:
-    charged = tuple(v.device_id for v in site.vehicles if not v.low_battery)
-    low = tuple(v.device_id for v in site.vehicles if v.low_battery)
-    picked = charged[: max(site.surplus, 0)]
-    if problem.must_balance:
-        if abs(site.surplus) > largest:
-            raise PlanningError(
-                f"sites[{index}].surplus", "larger than every van, and the site is visited once"
-            )
-        if not site.surplus and not low:
-            return []
-        return [Chunk(index, site.surplus, len(low), picked, low)]
-    sign = 1 if site.surplus > 0 else -1
-    moves = [
-        # Deficits pick nothing: `picked` is empty there.
-        Chunk(
-            index, sign * min(largest, abs(site.surplus) - start), 0, picked[start:][:largest], ()
-        )
-        for start in range(0, abs(site.surplus), largest)
-    ]
-    return moves + [Chunk(index, 0, 1, (), (device,)) for device in low]
-
-
-# --- routes as running totals, shared by every solver ---------------------------------
-
-
-def start_leg(graph: Graph, van: int) -> Leg:
-    """A van at its start, nothing done yet."""
-    return Leg(graph.start(van), 0, 0, 0, 0, 0, 0, 0)
-
-
-def visits_of(graph: Graph, van: int, chunk: int) -> list[Visit]:
-    """The ways a van may serve a chunk: swapping first, where it can."""
-    can_swap = graph.chunks[chunk].low and graph.problem.vans[van].batteries > 0
-    return [Visit(chunk, True), Visit(chunk, False)] if can_swap else [Visit(chunk, False)]
-
-
-def extend(graph: Graph, van: int, leg: Leg, visit: Visit) -> Leg | None:
-    """The route `leg` continued by `visit`, or None if the van cannot do that."""
-    problem, c, v = graph.problem, graph.chunks[visit.chunk], graph.problem.vans[van]
-    swapped = c.low if visit.swap else 0
-    batteries = leg.batteries + swapped
-    if batteries > v.batteries:
-        return None
-    travel = graph.travel[leg.node][visit.chunk]
-    parking = problem.stop_s if graph.site_of[leg.node] != c.site else 0
-    depart = leg.depart_s + travel + parking + graph.service_s(visit)
-    if depart > v.shift_end_s:
-        return None
-    load = leg.load + c.moved + c.low
-    usable = leg.usable + c.moved + swapped
-    nxt = Leg(
-        visit.chunk,
-        depart,
-        leg.travel_s + travel,
-        load,
-        max(leg.max_load, load),
-        usable,
-        min(leg.min_usable, usable),
-        batteries,
-    )
-    return nxt if start_load(graph, van, nxt) is not None else None
-
-
-def start_load(graph: Graph, van: int, leg: Leg) -> int | None:
-    """The least load the van can start with to drive `leg`, or None if there is none."""
-    v = graph.problem.vans[van]
-    # Usable vehicles never outnumber those on board, so they bound the load from below.
-    lowest = max(0, -leg.min_usable)
-    highest = v.capacity - leg.max_load
-    if not graph.problem.free_start_load:
-        lowest = highest = v.start_load if lowest <= v.start_load <= highest else -1
-    return lowest if 0 <= lowest <= highest else None
-
-
-def finish(graph: Graph, van: int, leg: Leg) -> int | None:
-    """The arrival at the depot after `leg`, or None if it is after the shift."""
-    arrive = leg.depart_s + graph.travel[leg.node][graph.end(van)]
-    return arrive if arrive <= graph.problem.vans[van].shift_end_s else None
-
-
-def legs_of(graph: Graph, van: int, sequence: Sequence[Visit]) -> list[Leg]:
-    """The legs of a van's visits; a sequence a solver returned is feasible."""
-    legs = [start_leg(graph, van)]
-    for visit in sequence:
-        nxt = extend(graph, van, legs[-1], visit)
-        if nxt is None:
-            raise RuntimeError(f"the solver's route of van {van} breaks a constraint")
-        legs.append(nxt)
-    if sequence and finish(graph, van, legs[-1]) is None:
-        raise RuntimeError(f"the solver's route of van {van} ends after the shift")
-    return legs
-
-
-# --- from visits to a plan ------------------------------------------------------------
-
-
-def build_plan(graph: Graph, sequences: Sequences, solver: str) -> Plan:
-    """The concrete plan of each van's visits."""
-    problem = graph.problem
-    routes, travel = [], 0
-    for van, sequence in enumerate(sequences):
-        route, driven = _route(graph, van, sequence)
-        routes.append(route)
-        travel += driven
-    served = {visit.chunk for sequence in sequences for visit in sequence}
-    unserved = sum(c.units for i, c in enumerate(graph.chunks) if i not in served)
-    return Plan(
-        routes=tuple(routes),
-        travel_s=travel,
-        unserved=unserved,
-        objective=travel + problem.unserved_penalty_s * unserved,
-        solver=solver,
-    )
-
-
-class _OnBoard:
-    """What a van carries: anonymous start load, usable vehicles, vehicles for the depot."""
-
-    def __init__(self, stock: int) -> None:
-        self.stock = stock
-        self.usable: deque[str] = deque()
-        self.for_depot: list[str] = []
-
-    @property
-    def load(self) -> int:
-        return self.stock + len(self.usable) + len(self.for_depot)
-
-    def take(self, chunk: Chunk, swap: bool) -> None:
-        """Load a chunk's vehicles; swapped ones become usable."""
-        self.usable.extend(chunk.charged_ids)
-        (self.usable if swap else self.for_depot).extend(chunk.low_ids)
-
-    def drop(self, count: int) -> tuple[list[str], int]:
-        """Unload `count` usable vehicles, those loaded first first: ids, and how many of
-        them came from the start load."""
-        from_stock = min(self.stock, count)
-        self.stock -= from_stock
-        return [self.usable.popleft() for _ in range(count - from_stock)], from_stock
-
-
-def _route(graph: Graph, van: int, sequence: list[Visit]) -> tuple[Route, int]:
-    v = graph.problem.vans[van]
-    if not sequence:
-        return Route(v.van_id, ()), 0
-    legs = legs_of(graph, van, sequence)
-    load, arrive = start_load(graph, van, legs[-1]), finish(graph, van, legs[-1])
-    # legs_of checked both.
-    assert load is not None
-    assert arrive is not None
-    board = _OnBoard(load)
-    stops = [Stop(None, "start", v.start, 0, 0, load_after=load)]
-    for visits, depart in _by_site(graph, sequence, legs):
-        stops.append(_site_stop(graph, visits, depart, board))
-    unloaded = (*board.usable, *board.for_depot)
-    stops.append(Stop(None, "depot", v.depot, arrive, arrive, (), unloaded, board.stock))
-    driven = legs[-1].travel_s + graph.travel[legs[-1].node][graph.end(van)]
-    return Route(v.van_id, tuple(stops)), driven
-
-
-def _by_site(graph: Graph, sequence: list[Visit], legs: list[Leg]) -> list[tuple[list[Visit], int]]:
-    """Runs of visits to one site, each with the departure after its last: one stop each."""
-    runs: list[tuple[list[Visit], int]] = []
-    for visit, leg in zip(sequence, legs[1:], strict=True):
-        if runs and graph.chunks[runs[-1][0][-1].chunk].site == graph.chunks[visit.chunk].site:
-            runs[-1] = ([*runs[-1][0], visit], leg.depart_s)
-        else:
-            runs.append(([visit], leg.depart_s))
-    return runs
-
-
-def _site_stop(graph: Graph, visits: list[Visit], depart: int, board: _OnBoard) -> Stop:
-    """The stop of a run of visits: vehicles are loaded (and swapped), then dropped."""
-    problem = graph.problem
-    site = problem.sites[graph.chunks[visits[0].chunk].site]
-    picked: list[str] = []
-    dropped: list[str] = []
-    swapped: list[str] = []
-    to_depot: list[str] = []
-    from_stock = 0
-    for visit in visits:
-        c = graph.chunks[visit.chunk]
-        picked += [*c.charged_ids, *c.low_ids]
-        (swapped if visit.swap else to_depot).extend(c.low_ids)
-        board.take(c, visit.swap)
-        if c.moved < 0:
-            ids, stock = board.drop(-c.moved)
-            dropped += ids
-            from_stock += stock
-    return Stop(
-        site_id=site.site_id,
-        kind=_kind(site),
-        place=site.place,
-        arrive_s=depart - problem.stop_s - sum(graph.service_s(v) for v in visits),
-        depart_s=depart,
-        picked=tuple(picked),
-        dropped=tuple(dropped),
-        dropped_stock=from_stock,
-        swapped=tuple(swapped),
-        to_depot=tuple(to_depot),
-        load_after=board.load,
-    )
-
-
-def _kind(site: Site) -> StopKind:
-    return "dropoff" if site.surplus < 0 else "pickup"
 
 
 # --- exact enumeration ----------------------------------------------------------------
@@ -522,7 +250,7 @@ def _versions(graph: Graph) -> _Versions:
 
 
 def _search(graph: Graph) -> Sequences | None:
-    """OR-Tools' routes, or None if it found none within the time limit."""
+    """OR-Tools' routes that balance every site, or None if it found none in time."""
     problem = graph.problem
     vans = len(problem.vans)
     versions = _versions(graph)
@@ -539,21 +267,15 @@ def _search(graph: Graph) -> Sequences | None:
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(travel.tolist()))
     _add_loads(graph, versions, routing)
     _add_time(graph, versions, travel, routing)
-    for chunk, c in enumerate(graph.chunks):
+    for chunk in range(len(graph.chunks)):
         nodes = [manager.NodeToIndex(n) for n in versions.of_chunk[chunk]]
-        if not problem.must_balance:
-            routing.AddDisjunction(nodes, problem.unserved_penalty_s * c.units)
-        elif len(nodes) > 1:
+        if len(nodes) > 1:
             routing.AddDisjunction(nodes)
     for node, others in enumerate(versions.barred):
         if others:
             # SetAllowedVehiclesForIndex's binding takes no list in 9.15: restrict the var.
             routing.VehicleVar(manager.NodeToIndex(node)).RemoveValues(others)
-    parameters = _parameters(problem.time_limit_s)
-    if problem.must_balance:
-        solution = routing.SolveWithParameters(parameters)
-    else:
-        solution = _improve(routing, manager, versions, _warm_start(graph), parameters)
+    solution = routing.SolveWithParameters(_parameters(problem.time_limit_s))
     if solution is None:
         return None
     return [
@@ -614,31 +336,6 @@ def _add_time(
     routing.AddDimensionWithVehicleCapacity(transit, 0, [v.shift_end_s for v in vans], True, "time")
 
 
-def _warm_start(graph: Graph) -> Sequences:
-    """The better of the greedy plans."""
-    # Imported here: the greedy baseline builds on this module.
-    from fleet.rebalancing.greedy import greedy_sequences
-
-    plans = [greedy_sequences(graph, per_unit=per_unit) for per_unit in (False, True)]
-    return min(plans, key=lambda s: build_plan(graph, s, "greedy").objective)
-
-
-def _improve(
-    routing: pywrapcp.RoutingModel,
-    manager: pywrapcp.RoutingIndexManager,
-    versions: _Versions,
-    start: Sequences,
-    parameters: object,
-) -> pywrapcp.Assignment:
-    """The local search's best solution from a feasible start."""
-    routing.CloseModelWithParameters(parameters)
-    routes = [[manager.NodeToIndex(versions.node_of(v)) for v in visits] for visits in start]
-    assignment = routing.ReadAssignmentFromRoutes(routes, True)
-    if assignment is None:
-        raise RuntimeError("OR-Tools rejects the greedy start: the two models disagree")
-    return routing.SolveFromAssignmentWithParameters(assignment, parameters)
-
-
 def _parameters(time_limit_s: float) -> object:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
@@ -662,3 +359,250 @@ def _route_nodes(
         nodes.append(manager.IndexToNode(index))
         index = solution.Value(routing.NextVar(index))
     return nodes
+
+
+# --- ruin and recreate: optional sites ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Options:
+    """Every way to visit a chunk (swapping its low-battery vehicles or carrying them), as
+    arrays over the options, for insertions worked out for all of them at once."""
+
+    visits: tuple[Visit, ...]
+    chunk: npt.NDArray[np.int64]
+    site: npt.NDArray[np.int64]
+    load: npt.NDArray[np.int64]  # change of the load
+    usable: npt.NDArray[np.int64]  # change of the usable vehicles on board
+    batteries: npt.NDArray[np.int64]  # batteries used
+    service: npt.NDArray[np.int64]  # seconds of handling and swapping
+    value: npt.NDArray[np.int64]  # the objective's gain of serving it: the unserved penalty
+    node_site: npt.NDArray[np.int64]  # per graph node: its site, NO_SITE at starts and ends
+    # Per graph node and option: the travel to the option and from it, rows contiguous.
+    to_option: npt.NDArray[np.int64]
+    from_option: npt.NDArray[np.int64]
+
+
+def _options(graph: Graph, chunks: Sequence[int]) -> _Options:
+    visits = tuple(
+        Visit(i, swap) for i in chunks for swap in (False, True)[: 1 + (graph.chunks[i].low > 0)]
+    )
+    of = [graph.chunks[v.chunk] for v in visits]
+    swapped = np.array([c.low if v.swap else 0 for v, c in zip(visits, of, strict=True)])
+    moved = np.array([c.moved for c in of], dtype=np.int64)
+    units = np.array([c.units for c in of], dtype=np.int64)
+    chunk = np.array([v.chunk for v in visits], dtype=np.int64)
+    return _Options(
+        visits=visits,
+        chunk=chunk,
+        site=np.array([c.site for c in of], dtype=np.int64),
+        load=moved + np.array([c.low for c in of], dtype=np.int64),
+        usable=moved + swapped,
+        batteries=swapped,
+        service=np.array([graph.service_s(v) for v in visits], dtype=np.int64),
+        value=graph.problem.unserved_penalty_s * units,
+        node_site=np.array(graph.site_of, dtype=np.int64),
+        to_option=np.ascontiguousarray(graph.travel_array[:, chunk]),
+        from_option=np.ascontiguousarray(graph.travel_array[chunk, :].T),
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Route:
+    """A van's feasible visits, what they cost and gain, and its best insertion of each option."""
+
+    visits: tuple[Visit, ...]
+    travel_s: int
+    value: int  # the unserved penalty its visits save
+    rate: npt.NDArray[np.float64]  # per option: best gain per second added; -inf if none fits
+    position: npt.NDArray[np.int64]  # per option: where that insertion goes
+
+
+def _route_of(graph: Graph, options: _Options, van: int, visits: tuple[Visit, ...]) -> _Route:
+    """A route and its insertions: each option at each position at once (positions x options)."""
+    problem, v = graph.problem, graph.problem.vans[van]
+    legs = legs_of(graph, van, visits)
+    nodes = np.array([graph.start(van), *(x.chunk for x in visits), graph.end(van)])
+    before, after = nodes[:-1], nodes[1:]
+    travel, site = graph.travel_array, options.node_site
+    # An empty route is no route: the van stays, so it drives and spends nothing yet.
+    base = travel[before, after] if visits else np.zeros(1, dtype=np.int64)
+    duration = finish(graph, van, legs[-1]) if visits else 0
+    assert duration is not None  # legs_of checked the shift
+    driven = options.to_option[before] + options.from_option[after] - base[:, None]
+    parks_in = site[before][:, None] != options.site[None, :]
+    parks_out = (site[after][:, None] != options.site[None, :]) & (site[after][:, None] != NO_SITE)
+    parked = (site[before] != site[after]) & (site[after] != NO_SITE)
+    seconds = (
+        driven
+        + options.service[None, :]
+        + problem.stop_s * (parks_in.astype(np.int64) + parks_out - parked[:, None])
+    )
+    fits = (duration + seconds <= v.shift_end_s) & (
+        legs[-1].batteries + options.batteries <= v.batteries
+    )[None, :]
+    fits &= _loads_fit(graph, van, legs, options)
+    gain = options.value[None, :] - driven
+    rate = np.where(fits & (gain > 0), gain / np.maximum(seconds, 1), -np.inf)
+    position = rate.argmax(axis=0)
+    return _Route(
+        visits,
+        legs[-1].travel_s + int(travel[nodes[-2], nodes[-1]]) if visits else 0,
+        problem.unserved_penalty_s * sum(graph.chunks[x.chunk].units for x in visits),
+        rate[position, np.arange(len(position))],
+        position,
+    )
+
+
+def _loads_fit(graph: Graph, van: int, legs: list[Leg], options: _Options) -> npt.NDArray[np.bool_]:
+    """Per position and option: some start load keeps the van within its capacity and its
+    usable vehicles at or above none, with the option inserted there."""
+    v = graph.problem.vans[van]
+    load = np.array([leg.load for leg in legs])
+    usable = np.array([leg.usable for leg in legs])
+    # Before the insertion the totals are as they were; from it on, shifted by the option's.
+    highest = np.maximum(
+        np.maximum.accumulate(load)[:, None],
+        np.maximum.accumulate(load[::-1])[::-1][:, None] + options.load[None, :],
+    )
+    lowest = np.minimum(
+        np.minimum.accumulate(usable)[:, None],
+        np.minimum.accumulate(usable[::-1])[::-1][:, None] + options.usable[None, :],
+    )
+    least, most = np.maximum(0, -lowest), v.capacity - highest
+    if graph.problem.free_start_load:
+        return least <= most
+    return (least <= v.start_load) & (v.start_load <= most)
+
+
+class _Search:
+    """Ruin and recreate: remove strings of visits near a random one, insert back the best
+    rated options (gain per second) until none fits, keep the result by simulated annealing."""
+
+    def __init__(self, graph: Graph, chunks: Sequence[int]) -> None:
+        self.graph = graph
+        self.options = _options(graph, chunks)
+        # Seeded: a problem searched for as many iterations gets the same plan.
+        self.rng = np.random.default_rng(0)
+        self.total = graph.problem.unserved_penalty_s * sum(c.units for c in graph.chunks)
+
+    def objective(self, routes: list[_Route]) -> int:
+        """Driving plus the penalty of what is left."""
+        return self.total + sum(r.travel_s - r.value for r in routes)
+
+    def route(self, van: int, visits: Sequence[Visit]) -> _Route:
+        """The route of these visits."""
+        return _route_of(self.graph, self.options, van, tuple(visits))
+
+    def recreate(self, routes: list[_Route], noise: float) -> list[_Route]:
+        """Insert the best rated option (rates jittered by `noise`) until none fits."""
+        routes = list(routes)
+        open_chunks = np.ones(len(self.graph.chunks), dtype=bool)
+        for r in routes:
+            open_chunks[[x.chunk for x in r.visits]] = False
+        while self.options.visits:
+            rates = np.stack([r.rate for r in routes])
+            rates[:, ~open_chunks[self.options.chunk]] = -np.inf
+            if noise:
+                rates *= self.rng.uniform(1 - noise, 1 + noise, rates.shape)
+            van, option = np.unravel_index(int(rates.argmax()), rates.shape)
+            if rates[van, option] == -np.inf:
+                break
+            visits = list(routes[van].visits)
+            visits.insert(int(routes[van].position[option]), self.options.visits[option])
+            routes[van] = self.route(int(van), visits)
+            open_chunks[self.options.chunk[option]] = False
+        return routes
+
+    def ruin(self, routes: list[_Route]) -> list[_Route]:
+        """Remove a string of visits from each of a few routes nearest a random served chunk."""
+        where = {x.chunk: (van, i) for van, r in enumerate(routes) for i, x in enumerate(r.visits)}
+        if not where:
+            return routes
+        seed = list(where)[int(self.rng.integers(len(where)))]
+        nearest = np.argsort(self.graph.travel_array[seed, : len(self.graph.chunks)], kind="stable")
+        ruined, done = list(routes), set[int]()
+        wanted = int(self.rng.integers(1, RUIN_ROUTES + 1))
+        for chunk in nearest.tolist():
+            if chunk not in where or where[chunk][0] in done:
+                continue
+            van, i = where[chunk]
+            done.add(van)
+            length = int(self.rng.integers(1, RUIN_LENGTH + 1))
+            first = max(0, i - int(self.rng.integers(length)))
+            visits = routes[van].visits
+            kept = _repaired(self.graph, van, visits[:first] + visits[first + length :])
+            ruined[van] = self.route(van, kept)
+            if len(done) == wanted:
+                break
+        return ruined
+
+
+def _repaired(graph: Graph, van: int, visits: Sequence[Visit]) -> list[Visit]:
+    """The visits a van can still make in this order, those it no longer can skipped."""
+    kept, leg = [], start_leg(graph, van)
+    for visit in visits:
+        nxt = extend(graph, van, leg, visit)
+        if nxt is not None:
+            kept.append(visit)
+            leg = nxt
+    if kept and finish(graph, van, leg) is None:
+        # Only where travel breaks the triangle inequality can a shortcut take longer.
+        return _repaired(graph, van, kept[:-1])
+    return kept
+
+
+def _ruin_and_recreate(graph: Graph, start: Sequences, seconds: float) -> Sequences:
+    """The best routes found in `seconds` from the better of `start` and a best-rated
+    insertion from empty routes, searched among the chunks that can matter."""
+    began = time.monotonic()
+    vans = range(len(graph.problem.vans))
+    search = _Search(graph, range(len(graph.chunks)))
+    built = search.recreate([search.route(van, ()) for van in vans], noise=0.0)
+    search = _Search(graph, _candidates(graph, [*start, *(r.visits for r in built)]))
+    starts = [
+        [search.route(van, s) for van, s in enumerate(sequences)]
+        for sequences in (start, [r.visits for r in built])
+    ]
+    current = best = min(starts, key=search.objective)
+    while (now := time.monotonic()) < began + seconds:
+        temperature = TEMPERATURE * graph.problem.unserved_penalty_s * (1 - (now - began) / seconds)
+        candidate = search.recreate(search.ruin(current), NOISE)
+        worse = search.objective(candidate) - search.objective(current)
+        if worse <= 0 or search.rng.random() < math.exp(-worse / max(temperature, 1e-9)):
+            current = candidate
+            if search.objective(current) < search.objective(best):
+                best = current
+    return [list(r.visits) for r in best]
+
+
+def _warm_start(graph: Graph) -> Sequences:
+    """The better of the greedy plans."""
+    plans = [greedy_sequences(graph, per_unit=per_unit) for per_unit in (False, True)]
+    return min(plans, key=lambda s: build_plan(graph, s, "greedy").objective)
+
+
+def _candidates(graph: Graph, routes: Sequence[Sequence[Visit]]) -> list[int]:
+    """The chunks the routes visit, then the best rated alone (units per second of parking,
+    handling and the round trip to the nearest other site) until the candidates hold
+    `CANDIDATES` times the units the routes serve: the search's time goes where it can pay."""
+    chunks = graph.chunks
+    visited = {x.chunk for r in routes for x in r}
+    served = sum(chunks[i].units for i in visited)
+    site = np.array(graph.site_of[: len(chunks)])
+    apart = np.where(
+        site[:, None] == site[None, :], np.inf, graph.travel_array[: len(chunks), : len(chunks)]
+    )
+    nearest = apart.min(axis=1, initial=np.inf)
+    nearest[np.isinf(nearest)] = 0  # the only site: no other to drive from
+    units = np.array([c.units for c in chunks])
+    handled = np.array([graph.service_s(Visit(i, False)) for i in range(len(chunks))])
+    rate = units / np.maximum(graph.problem.stop_s + handled + 2 * nearest, 1)
+    kept, total = set(visited), served
+    for i in np.argsort(-rate, kind="stable").tolist():
+        if total >= CANDIDATES * served:
+            break
+        if i not in kept:
+            kept.add(i)
+            total += int(units[i])
+    return sorted(kept)

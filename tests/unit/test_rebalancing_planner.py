@@ -17,17 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.errors import InvalidInput
-from fleet.rebalancing import brp
+from fleet.rebalancing import brp, planner
+from fleet.rebalancing.greedy import greedy_sequences
 from fleet.rebalancing.model import Place, Plan, PlanningError, Problem, Site, Van, Vehicle
 from fleet.rebalancing.planner import plan
 from fleet.rebalancing.pool import plan_off_loop, planning_executor
+from fleet.rebalancing.routes import Graph, Visit, extend, finish, graph_of, start_leg
 from fleet.rebalancing.travel import GreatCircle, Matrix
 
 SEARCH_S = 0.2
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DEPOT = Place(56.04, 12.70)
-# With exact_up_to=0 every instance goes to OR-Tools, however small.
-SOLVERS = {"exact": {}, "ortools": {"exact_up_to": 0}}
+# With exact_up_to=0 every instance goes to a search (OR-Tools under must_balance, else
+# ruin and recreate), however small.
+SOLVERS = {"exact": {}, "search": {"exact_up_to": 0}}
 
 
 def near(dlat: float, dlng: float) -> Place:
@@ -209,6 +212,52 @@ def test_plans_of_random_problems_are_feasible(solver: str, problem: Problem) ->
 @given(problem=problems(must_balance=True))
 def test_balanced_plans_serve_every_site_once(solver: str, problem: Problem) -> None:
     assert_feasible(problem, plan(problem, **SOLVERS[solver]))
+
+
+# --- the search's insertions ---------------------------------------------------------
+
+
+def driven(graph: Graph, van: int, visits: tuple[Visit, ...]) -> tuple[int, int] | None:
+    """Arrival at the depot and travel of a route, extended visit by visit; None if it
+    breaks a rule."""
+    if not visits:
+        return 0, 0
+    leg = start_leg(graph, van)
+    for visit in visits:
+        nxt = extend(graph, van, leg, visit)
+        if nxt is None:
+            return None
+        leg = nxt
+    arrive = finish(graph, van, leg)
+    return (
+        None if arrive is None else (arrive, leg.travel_s + graph.travel[leg.node][graph.end(van)])
+    )
+
+
+@PROPERTY
+@given(problem=problems(), per_unit=st.booleans())
+def test_the_search_rates_every_insertion_as_the_rules_do(problem: Problem, per_unit: bool) -> None:
+    """Per option: the best gain per second over every feasible position, or none."""
+    graph = graph_of(problem)
+    options = planner._options(graph, range(len(graph.chunks)))
+    for van, sequence in enumerate(greedy_sequences(graph, per_unit=per_unit)):
+        visits = tuple(sequence)
+        route = planner._route_of(graph, options, van, visits)
+        before = driven(graph, van, visits)
+        assert before is not None
+        for option, visit in enumerate(options.visits):
+            if visit.chunk in {v.chunk for v in visits}:
+                continue
+            rates = {}
+            for at in range(len(visits) + 1):
+                after = driven(graph, van, (*visits[:at], visit, *visits[at:]))
+                gain = None if after is None else options.value[option] - (after[1] - before[1])
+                if after is not None and gain is not None and gain > 0:
+                    rates[at] = gain / max(after[0] - before[0], 1)
+            best = max(rates.values(), default=-np.inf)
+            assert route.rate[option] == pytest.approx(best)
+            if rates:
+                assert rates[int(route.position[option])] == pytest.approx(best)
 
 
 # --- the optimum on tiny instances ----------------------------------------------------
