@@ -124,7 +124,7 @@ class Plan:
     travel_s: int  # driving seconds of all routes
     unserved: int  # vehicles of imbalance left (surplus, deficit and low-battery ones)
     objective: int  # travel_s + unserved_penalty_s * unserved
-    solver: str  # what found the plan: "exact", "ortools" or "greedy"
+    solver: str  # what found the plan: "exact", "ortools", "search" or "greedy"
 
 
 def _check_problem(problem: Problem) -> None:
