@@ -308,6 +308,7 @@ NOT_AUDITED: dict[str, str] = {
     "GET /v1/rebalancing/targets": "the live operations view",
     "POST /v1/rebalancing/plans": "an operator planning its own vans; the plan keeps its author",
     "GET /v1/rebalancing/plans/{plan_id}": "an operator's own plan",
+    "GET /v1/rebalancing/plans": "an operator's own plans",
     "POST /v1/rebalancing/plans/{plan_id}/dispatch": "recorded with its principal on the plan",
 }
 

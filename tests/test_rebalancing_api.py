@@ -311,6 +311,31 @@ async def test_another_operators_plan_is_not_found(
     assert refused.status_code == 403
 
 
+async def test_plans_are_listed_for_their_operator_and_the_city(
+    client: AsyncClient, fleet: Fleet, tenant: TenantFactory
+) -> None:
+    made = (await plan(client, fleet.crew.manager)).json()
+    other = await crew(tenant)
+    theirs = (await plan(client, other.manager, vehicle_type="scooter_standing")).json()
+
+    async def listed(who: Tenant, **params: str) -> set[str]:
+        response = await client.get("/v1/rebalancing/plans", headers=auth(who), params=params)
+        assert response.status_code == 200, response.text
+        assert all(p["routes"] is None for p in response.json()["data"])
+        return {p["plan_id"] for p in response.json()["data"]}
+
+    assert await listed(fleet.crew.manager) == {made["plan_id"]}
+    assert await listed(other.manager) == {theirs["plan_id"]}
+    assert await listed(fleet.crew.manager, state="dispatched") == set()
+    assert await listed(fleet.crew.manager, state="ready") == {made["plan_id"]}
+    city = await listed(await tenant(Role.CITY_PLANNER))
+    assert {made["plan_id"], theirs["plan_id"]} <= city
+    bad = await client.get(
+        "/v1/rebalancing/plans", headers=auth(fleet.crew.manager), params={"state": "lost"}
+    )
+    assert bad.status_code == 422
+
+
 async def count_plans(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(RebalancingPlan)) or 0)
 

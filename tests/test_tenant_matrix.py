@@ -258,6 +258,7 @@ MATRIX: dict[str, Calls] = {
         Call({"provider_id": a.provider_id}, denied=True),
     ],
     "POST /v1/rebalancing/plans": lambda a, b: [Call(json=_plan_body())],
+    "GET /v1/rebalancing/plans": lambda a, b: [Call(), Call({"state": "ready"})],
     "GET /v1/rebalancing/plans/{plan_id}": _none,
     "POST /v1/rebalancing/plans/{plan_id}/dispatch": _none,
     "POST /v1/gateway/commands/{command_id}/ack": lambda a, b: [

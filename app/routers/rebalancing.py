@@ -3,7 +3,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import h3.api.basic_int as h3
@@ -15,6 +15,7 @@ from app.core.bounded import UtcDateTime
 from app.core.errors import InvalidInput, NotFound
 from app.core.mds import VehicleType
 from app.deps import SessionDep, get_settings, require
+from app.paging import PageDep
 from app.visibility import live_scope
 from fleet.ingest.rules import ZoneRules
 from fleet.live.queries import providers_in
@@ -29,6 +30,7 @@ from fleet.rebalancing.schemas import (
     CellTargetRead,
     ForecastRead,
     PlanCreate,
+    PlanPage,
     PlanRead,
     RouteRead,
     StopRead,
@@ -371,6 +373,30 @@ async def _plan_type(
             fields=("vehicle_type",),
         )
     return types[0]
+
+
+@router.get(
+    "/rebalancing/plans",
+    operation_id="v1_list_rebalancing_plans",
+    summary="Rebalancing plans, paged by id",
+    response_model=PlanPage,
+)
+async def list_plans(
+    session: SessionDep,
+    principal: Reader,
+    page: PageDep,
+    state: Annotated[Literal["computing", "ready", "failed", "dispatched"] | None, Query()] = None,
+) -> PlanPage:
+    """Operators list their own plans, city planners every operator's; without routes."""
+    providers = await providers_in(session, scope=live_scope(principal, None))
+    plans = await service.list_plans(
+        session, provider_ids=list(providers), state=state, after=page.after, limit=page.size
+    )
+    full = len(plans) == page.size
+    return PlanPage(
+        data=[_plan_read(p).model_copy(update={"routes": None}) for p in plans],
+        links=page.links(plans[-1].plan_id if full else None),
+    )
 
 
 @router.get(

@@ -158,3 +158,10 @@ class PlanRead(BaseModel):
     task_ids: list[uuid.UUID] | None = Field(
         default=None, description="The tasks the dispatch created, route by route, in order."
     )
+
+
+class PlanPage(BaseModel):
+    """A page of plans, without their routes (read a plan for those)."""
+
+    data: list[PlanRead]
+    links: dict[str, str | None]

@@ -387,6 +387,26 @@ async def get_plan(
     return plan
 
 
+async def list_plans(
+    session: AsyncSession,
+    *,
+    provider_ids: Sequence[uuid.UUID] | None,
+    state: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[RebalancingPlan]:
+    """Plans of the providers (None: every provider), by id from the cursor on."""
+    query = select(RebalancingPlan)
+    if provider_ids is not None:
+        query = query.where(RebalancingPlan.provider_id.in_(provider_ids))
+    if state is not None:
+        query = query.where(RebalancingPlan.state == state)
+    if after is not None:
+        query = query.where(RebalancingPlan.plan_id > after)
+    found = await session.scalars(query.order_by(RebalancingPlan.plan_id).limit(limit))
+    return list(found.all())
+
+
 async def read_plan(
     session: AsyncSession,
     *,
