@@ -230,13 +230,16 @@ def _geojson(body: TargetsRead) -> dict[str, Any]:
     }
 
 
-def _plan_read(plan: RebalancingPlan, task_ids: list[uuid.UUID] | None = None) -> PlanRead:
+def _plan_read(
+    plan: RebalancingPlan, task_ids: list[uuid.UUID] | None = None, *, routes: bool = True
+) -> PlanRead:
+    """A stored plan as the API shows it; `routes` False leaves the routes out."""
     result = plan.result or {}
     started = datetime.fromisoformat(result["started_at"]) if plan.result else None
     agents = {v["van_id"]: v.get("agent_id") for v in plan.request["vans"]}
-    routes = None
-    if started is not None:
-        routes = [
+    shown = None
+    if started is not None and routes:
+        shown = [
             RouteRead(
                 van_id=route["van_id"],
                 agent_id=agents.get(route["van_id"]),
@@ -259,7 +262,7 @@ def _plan_read(plan: RebalancingPlan, task_ids: list[uuid.UUID] | None = None) -
         created_at=plan.created_at,
         request=plan.request,
         error=plan.error,
-        routes=routes,
+        routes=shown,
         travel_s=result.get("travel_s"),
         unserved=result.get("unserved"),
         objective=result.get("objective"),
@@ -363,9 +366,9 @@ async def _plan_type(
     session: SessionDep, provider_id: uuid.UUID, wanted: VehicleType | None
 ) -> str:
     """The vehicle type a plan moves: the one asked for, or the fleet's only one."""
-    types = await service.vehicle_types(session, provider_id=provider_id)
     if wanted is not None:
         return wanted.value
+    types = await service.vehicle_types(session, provider_id=provider_id)
     if len(types) != 1:
         raise InvalidInput(
             "vehicle_type: name the vehicle type to move "
@@ -394,7 +397,7 @@ async def list_plans(
     )
     full = len(plans) == page.size
     return PlanPage(
-        data=[_plan_read(p).model_copy(update={"routes": None}) for p in plans],
+        data=[_plan_read(p, routes=False) for p in plans],
         links=page.links(plans[-1].plan_id if full else None),
     )
 

@@ -27,6 +27,18 @@ class ParkingCells:
     area: frozenset[int]
 
 
+def zones_in_force(
+    rules: ZoneRules, *, provider_id: uuid.UUID, vehicle_type: str, when: datetime
+) -> list[CompiledZone]:
+    """The zones whose rules bind this provider's vehicles of this type at `when`."""
+    registry = rules.registry
+    return [
+        z
+        for z in registry.snapshot.zones
+        if registry.applies(z, when, vehicle_type, str(provider_id))
+    ]
+
+
 def parking_cells(
     rules: ZoneRules,
     cells: Iterable[int],
@@ -38,12 +50,7 @@ def parking_cells(
 ) -> ParkingCells:
     """Judge the service area's cells and `cells` (e.g. those with demand or vehicles) at
     their centres, by the parking rules trips are judged by."""
-    registry = rules.registry
-    zones = [
-        z
-        for z in registry.snapshot.zones
-        if registry.applies(z, when, vehicle_type, str(provider_id))
-    ]
+    zones = zones_in_force(rules, provider_id=provider_id, vehicle_type=vehicle_type, when=when)
     area = frozenset(
         c for z in zones if z.rule.kind is ZoneKind.SERVICE_AREA for c in _cells_of(z, resolution)
     )

@@ -19,8 +19,8 @@ from fleet.rebalancing.forecast import Forecast, TripHistory, forecast_demand
 from fleet.rebalancing.history import hourly_trip_counts
 from fleet.rebalancing.model import Place, Plan, Problem, Van
 from fleet.rebalancing.models import RebalancingPlan
-from fleet.rebalancing.places import ParkingCells, parking_cells
-from fleet.rebalancing.sites import Parked, balance_after, sites_of
+from fleet.rebalancing.places import ParkingCells, parking_cells, zones_in_force
+from fleet.rebalancing.sites import Parked, balance, balance_after, sites_of
 from fleet.rebalancing.targets import CellTarget, fleet_targets
 from fleet.rebalancing.travel import GreatCircle
 from fleet.tasks.kinds import TaskKind
@@ -165,15 +165,6 @@ async def type_targets(
     return TypeTargets(vehicle_type, list(targets.cells), parked, parking)
 
 
-def balance(surplus: dict[int, int]) -> dict[str, int]:
-    """Cells in deficit, vehicles lacking and vehicles too many."""
-    return {
-        "cells_in_deficit": sum(1 for s in surplus.values() if s < 0),
-        "deficit": -sum(s for s in surplus.values() if s < 0),
-        "surplus": sum(s for s in surplus.values() if s > 0),
-    }
-
-
 @dataclass(frozen=True)
 class VanSpec:
     """A van as a plan request gives it."""
@@ -198,6 +189,11 @@ class PlanCosts:
     swap_s: int
     unserved_penalty_s: int
 
+    @property
+    def travel(self) -> GreatCircle:
+        """Driving times between places by this speed and detour."""
+        return GreatCircle(self.detour_factor, self.van_speed_kmh)
+
 
 def check_vans(
     vans: Sequence[VanSpec],
@@ -210,14 +206,14 @@ def check_vans(
 ) -> None:
     """Refuse a van whose shift has ended or cannot take it back to its depot, or that
     starts outside the service area; the field is named."""
-    registry = zone_rules.registry
     areas = [
         z
-        for z in registry.snapshot.zones
+        for z in zones_in_force(
+            zone_rules, provider_id=provider_id, vehicle_type=vehicle_type, when=now
+        )
         if z.rule.kind is ZoneKind.SERVICE_AREA
-        and registry.applies(z, now, vehicle_type, str(provider_id))
     ]
-    travel = GreatCircle(costs.detour_factor, costs.van_speed_kmh)
+    travel = costs.travel
     for i, van in enumerate(vans):
         field = f"vans.{i}"
         left_s = (van.shift_end - now).total_seconds()
@@ -230,7 +226,7 @@ def check_vans(
                 f"{field}.shift_end: the van cannot reach its depot before its shift ends",
                 fields=(f"{field}.shift_end",),
             )
-        here = registry.zones_at(
+        here = zone_rules.registry.zones_at(
             van.start.lat,
             van.start.lng,
             when=now,
@@ -284,7 +280,7 @@ def problem_of(
             for van in vans
         ),
         sites=sites_of(surplus, targets.parked, targets.parking.allowed, resolution),
-        travel=GreatCircle(costs.detour_factor, costs.van_speed_kmh),
+        travel=costs.travel,
         stop_s=costs.stop_s,
         handle_s=costs.handle_s,
         swap_s=costs.swap_s,

@@ -77,6 +77,15 @@ def balance_after(surplus: Mapping[int, int], plan: Plan, charged: set[str]) -> 
     return dict(after)
 
 
+def balance(surplus: Mapping[int, int]) -> dict[str, int]:
+    """Cells in deficit, vehicles lacking and vehicles too many."""
+    return {
+        "cells_in_deficit": sum(1 for s in surplus.values() if s < 0),
+        "deficit": -sum(s for s in surplus.values() if s < 0),
+        "surplus": sum(s for s in surplus.values() if s > 0),
+    }
+
+
 def _centroid(vehicles: Sequence[Parked]) -> Place:
     return Place(
         sum(v.lat for v in vehicles) / len(vehicles), sum(v.lng for v in vehicles) / len(vehicles)

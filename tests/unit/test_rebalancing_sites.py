@@ -7,8 +7,15 @@ from datetime import UTC, datetime, timedelta
 import h3.api.basic_int as h3
 
 from fleet.rebalancing.model import Place, Plan, Route, Stop, Vehicle
-from fleet.rebalancing.service import balance, planned_tasks
-from fleet.rebalancing.sites import Parked, balance_after, cell_of_site, site_id, sites_of
+from fleet.rebalancing.service import planned_tasks
+from fleet.rebalancing.sites import (
+    Parked,
+    balance,
+    balance_after,
+    cell_of_site,
+    site_id,
+    sites_of,
+)
 from fleet.tasks.kinds import TaskKind
 
 RES = 8
