@@ -118,7 +118,11 @@ async def test_two_concurrent_batches_open_one_task(committed: Committed) -> Non
     async def batch() -> int:
         async with c.sessions.begin() as s:
             changed = await apply_decisions(
-                s, provider_id=c.provider_id, decisions=Decisions([opening], []), now=now
+                s,
+                provider_id=c.provider_id,
+                decisions=Decisions([opening], []),
+                now=now,
+                active={},
             )
         return len(changed)
 

@@ -50,17 +50,6 @@ _OPEN = text(
     """  # noqa: S608 (constants only)
 )
 
-# The active tasks of some kinds of a batch's vehicles. The ids come as one text: a batch
-# names hundreds of vehicles, and a list of UUIDs costs asyncpg a check and a parse each.
-_ACTIVE_OF = text(
-    """
-    SELECT task_id, device_id, kind FROM tasks
-    WHERE provider_id = :provider_id AND state IN ('open', 'assigned', 'in_progress')
-      AND device_id = ANY(CAST(string_to_array(:devices, ',') AS uuid[]))
-      AND kind = ANY(CAST(:kinds AS text[]))
-    """
-)
-
 # Close what the data shows is solved, unless it stopped being active meanwhile; `old`
 # keeps the state each task was in.
 _RESOLVE = text(
@@ -233,38 +222,23 @@ async def put_task_rules(
     return rules
 
 
-async def _active_of(
-    session: AsyncSession, *, provider_id: uuid.UUID, decisions: Decisions
-) -> dict[tuple[str, str], uuid.UUID]:
-    """The active tasks the decisions are about, by (vehicle, kind)."""
-    devices = {x.device_id for x in decisions.opening} | {x.device_id for x in decisions.closing}
-    kinds = {x.kind.value for x in decisions.opening} | {x.kind.value for x in decisions.closing}
-    rows = await session.execute(
-        _ACTIVE_OF,
-        {"provider_id": provider_id, "devices": ",".join(devices), "kinds": sorted(kinds)},
-    )
-    return {(str(r.device_id), r.kind): r.task_id for r in rows}
-
-
 async def apply_decisions(
     session: AsyncSession,
     *,
     provider_id: uuid.UUID,
     decisions: Decisions,
     now: datetime,
-    active: Mapping[tuple[str, str], uuid.UUID] | None = None,
+    active: Mapping[tuple[str, str], uuid.UUID],
 ) -> list[Changed]:
     """Open and close what the rules decided.
 
-    Every reading of a batch may close something, but few vehicles have a task to close:
-    the active tasks of the batch's vehicles (`active` when the caller knows them, else
-    one look at the table) tell what there is, and only openings of new tasks and
-    closings of existing ones are written.
+    `active` holds the caller's view of the active tasks by (vehicle, kind): only
+    openings where it has none and closings of the tasks it names are written. The
+    unique index drops an opening a newer view would have known of; a closing re-checks
+    the task's state under a row lock.
     """
     if not (decisions.opening or decisions.closing):
         return []
-    if active is None:
-        active = await _active_of(session, provider_id=provider_id, decisions=decisions)
     changes: list[tuple[Task, str, str, str | None, dict[str, Any]]] = []
     opening = [x for x in decisions.opening if (x.device_id, x.kind.value) not in active]
     if opening:
@@ -333,8 +307,14 @@ async def inspect_silent(session: AsyncSession, *, now: datetime, limit: int) ->
     for provider_id, rows in by_provider.items():
         rules = await task_rules(session, provider_id=provider_id)
         opening = [silent_vehicle(str(r.device_id), r.lat, r.lng, rules, now) for r in rows]
+        # The query left out vehicles with an active inspection; one opened since is
+        # dropped by the unique index.
         changed += await apply_decisions(
-            session, provider_id=provider_id, decisions=Decisions(opening, []), now=now
+            session,
+            provider_id=provider_id,
+            decisions=Decisions(opening, []),
+            now=now,
+            active={},
         )
     return changed
 
