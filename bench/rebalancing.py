@@ -158,6 +158,39 @@ def _km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return math.hypot(dx, dy)
 
 
+def objective_bound(problem: Problem) -> int:
+    """A lower bound on any plan's objective. Every vehicle that serves imbalance is
+    loaded at a surplus site and, to serve a second vehicle of imbalance, unloaded at a
+    deficit site. Each site costs its stop, its handling and the drive from its nearest
+    other site, shared evenly by its vehicles (so taking part of a site is undercharged);
+    the vans' shift hours buy the cheapest loads and unloads, at most one unload per load.
+    Drives to and from the depot, swaps, the vans' capacity and the driving itself (beyond
+    each site's nearest approach, in the time budget) are left out: only the penalty
+    counts."""
+    places = [s.place for s in problem.sites]
+    seconds = problem.travel.seconds(places, places).astype(float)
+    np.fill_diagonal(seconds, np.inf)
+    loads: list[float] = []
+    unloads: list[float] = []
+    for site, reach in zip(problem.sites, seconds.min(axis=1), strict=True):
+        units = abs(site.surplus)
+        if units:
+            each = (problem.stop_s + reach) / units + problem.handle_s
+            (loads if site.surplus > 0 else unloads).extend([each] * units)
+    load_cost = np.concatenate(([0.0], np.cumsum(sorted(loads))))
+    unload_cost = np.concatenate(([0.0], np.cumsum(sorted(unloads))))
+    budget = float(sum(v.shift_end_s for v in problem.vans))
+    served = 0
+    for k in range(len(load_cost)):
+        left = budget - load_cost[k]
+        if left < 0:
+            break
+        j = min(k, int(np.searchsorted(unload_cost, left, side="right")) - 1)
+        served = max(served, k + j)
+    unserved = sum(abs(s.surplus) for s in problem.sites) - served
+    return problem.unserved_penalty_s * unserved
+
+
 def moved(plan: Plan) -> int:
     """Vehicles the plan loads."""
     return sum(len(s.picked) for r in plan.routes for s in r.stops)
@@ -207,7 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     greedy_s = time.perf_counter() - started
     found, took = asyncio.run(planned_off_loop(problem))
     imbalance = sum(abs(s.surplus) for s in problem.sites)
-    print(f"cells {len(problem.sites):,}, vehicles of imbalance {imbalance:,}")
+    bound = objective_bound(problem)
+    print(
+        f"cells {len(problem.sites):,}, vehicles of imbalance {imbalance:,}, "
+        f"no plan's objective below {bound:,} (greedy/bound {baseline.objective / bound:.2f})"
+    )
     for name, p, s in (("fleetbed", found, took), ("greedy", baseline, greedy_s)):
         print(
             f"{name:<9} objective {p.objective:>10,}  travel {p.travel_s / 3600:5.1f} van-h  "
