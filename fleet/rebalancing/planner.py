@@ -29,12 +29,16 @@ among the vans) guarantees the optimum.
 Beyond, under `must_balance`, OR-Tools: guided local search until the time limit from a
 path-cheapest-arc first solution. Otherwise most sites are optional and the shifts bind,
 where OR-Tools' moves barely help (nearly every one breaks a shift): a ruin-and-recreate
-search instead. It starts from the better of the greedy plans and of inserting, again and
-again, the option (a chunk, swapped or carried) that gains the most per second of shift
-it adds, rated for every position of every route at once. Then, until the time limit, it
-removes strings of visits near a random one from a few routes, inserts the best rated
-options back until none fits, and keeps the result by simulated annealing, among the
-chunks that can matter (those the starts visit, then the best rated alone).
+search instead, on the chunks with each deficit split into parts of 1, 2, 4, ... vehicles
+(so a van drops what it holds, and a repair keeps the drops its pickups still feed). It
+starts from the best of the greedy plans, the sweep tours (`fleet.rebalancing.sweeps`:
+cycles of surplus sites swept until a deficit's load is on board) and of inserting, again
+and again, the option (a chunk, swapped or carried) that gains the most per second of
+shift it adds, rated for every position of every route at once. Then, until the time
+limit (the starts' time included), it removes strings of visits near a random one from a
+few routes, inserts the best rated options back until none fits, and keeps the result by
+simulated annealing, among the chunks that can matter (those the starts visit, then the
+best rated alone).
 """
 
 import math
@@ -62,9 +66,11 @@ from fleet.rebalancing.routes import (
     finish,
     graph_of,
     legs_of,
+    split_deficits,
     start_leg,
     visits_of,
 )
+from fleet.rebalancing.sweeps import sweep_sequences
 
 EXACT_MAX_CHUNKS = 8
 # Routes the exact enumeration may extend at most (about a second): with swaps to choose
@@ -92,7 +98,10 @@ def plan(problem: Problem, *, exact_up_to: int = EXACT_MAX_CHUNKS) -> Plan:
     elif problem.must_balance:
         sequences, solver = _search(graph), "ortools"
     else:
-        sequences = _ruin_and_recreate(graph, _warm_start(graph), problem.time_limit_s)
+        deadline = time.monotonic() + problem.time_limit_s
+        # With deficits split, a van drops what it holds and a repair keeps what is fed.
+        whole, (graph, parts) = graph, split_deficits(graph)
+        sequences = _ruin_and_recreate(graph, _warm_start(whole, graph, parts), deadline)
         solver = "search"
     if sequences is None:
         raise PlanningError(
@@ -552,10 +561,11 @@ def _repaired(graph: Graph, van: int, visits: Sequence[Visit]) -> list[Visit]:
     return kept
 
 
-def _ruin_and_recreate(graph: Graph, start: Sequences, seconds: float) -> Sequences:
-    """The best routes found in `seconds` from the better of `start` and a best-rated
-    insertion from empty routes, searched among the chunks that can matter."""
+def _ruin_and_recreate(graph: Graph, start: Sequences, deadline: float) -> Sequences:
+    """The best routes found by `deadline` (monotonic) from the better of `start` and a
+    best-rated insertion from empty routes, searched among the chunks that can matter."""
     began = time.monotonic()
+    seconds = max(deadline - began, 1e-9)
     vans = range(len(graph.problem.vans))
     search = _Search(graph, range(len(graph.chunks)))
     built = search.recreate([search.route(van, ()) for van in vans], noise=0.0)
@@ -576,9 +586,14 @@ def _ruin_and_recreate(graph: Graph, start: Sequences, seconds: float) -> Sequen
     return [list(r.visits) for r in best]
 
 
-def _warm_start(graph: Graph) -> Sequences:
-    """The better of the greedy plans."""
-    plans = [greedy_sequences(graph, per_unit=per_unit) for per_unit in (False, True)]
+def _warm_start(whole: Graph, graph: Graph, parts: list[list[int]]) -> Sequences:
+    """The best of the sweep tours and the greedy plans, these made on `whole`, the graph
+    before its deficits were split (`parts`: per chunk of it, its parts in `graph`)."""
+    plans = [
+        [[Visit(p, v.swap) for v in s for p in parts[v.chunk]] for s in sequences]
+        for sequences in (greedy_sequences(whole, per_unit=per_unit) for per_unit in (False, True))
+    ]
+    plans.append(sweep_sequences(graph))
     return min(plans, key=lambda s: build_plan(graph, s, "greedy").objective)
 
 

@@ -91,6 +91,34 @@ def graph_of(problem: Problem) -> Graph:
     chunks = tuple(
         c for i, site in enumerate(problem.sites) for c in _chunks(problem, i, site, largest)
     )
+    return _graph(problem, chunks)
+
+
+def split_deficits(graph: Graph) -> tuple[Graph, list[list[int]]]:
+    """The graph with each deficit chunk split into parts of 1, 2, 4, ... vehicles and the
+    rest, so that a van can drop any number of them; and per chunk, its parts' indices."""
+    chunks: list[Chunk] = []
+    parts: list[list[int]] = []
+    for c in graph.chunks:
+        sizes = _binary(-c.moved) if c.moved < 0 else [c.moved]
+        parts.append(list(range(len(chunks), len(chunks) + len(sizes))))
+        moved = [-k for k in sizes] if c.moved < 0 else sizes
+        chunks.extend(Chunk(c.site, m, c.low, c.charged_ids, c.low_ids) for m in moved)
+    return _graph(graph.problem, tuple(chunks)), parts
+
+
+def _binary(total: int) -> list[int]:
+    """1, 2, 4, ... while they fit, then the rest: every number up to `total` is a sum of some."""
+    sizes: list[int] = []
+    size = 1
+    while size <= total - sum(sizes):
+        sizes.append(size)
+        size *= 2
+    rest = total - sum(sizes)
+    return [*sizes, rest] if rest else sizes
+
+
+def _graph(problem: Problem, chunks: tuple[Chunk, ...]) -> Graph:
     node_places = [problem.sites[c.site].place for c in chunks]
     node_places += [v.start for v in problem.vans] + [v.depot for v in problem.vans]
     places = list(dict.fromkeys(node_places))
@@ -101,8 +129,16 @@ def graph_of(problem: Problem) -> Graph:
     np.fill_diagonal(between, 0)
     nodes = [position[p] for p in node_places]
     travel = between[np.ix_(nodes, nodes)]
+    # Nodes at one place share their row: chunks of one site are many, the rows large.
+    rows = between[:, nodes].tolist()
     no_site = (NO_SITE,) * (2 * len(problem.vans))
-    return Graph(problem, chunks, travel.tolist(), travel, tuple(c.site for c in chunks) + no_site)
+    return Graph(
+        problem,
+        chunks,
+        [rows[n] for n in nodes],
+        travel,
+        tuple(c.site for c in chunks) + no_site,
+    )
 
 
 def _chunks(problem: Problem, index: int, site: Site, largest: int) -> list[Chunk]:
