@@ -19,7 +19,7 @@ SPEED ?= 10
 # Set (e.g. MQTT=mqtt://127.0.0.1:1883) to carry vehicle commands through an MQTT broker.
 MQTT ?=
 
-.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export bench-tasks bench-rebalancing
+.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export bench-tasks bench-rebalancing bench-dispatch
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'
@@ -74,3 +74,7 @@ bench-tasks: bootstrap
 
 bench-rebalancing: $(STAMP)
 	@$(BIN)/python -m bench.rebalancing
+
+# Pod dispatch: the DARP instances, a replayed booking stream and booking answer times over HTTP (see BENCHMARKS.md).
+bench-dispatch: bootstrap
+	@$(BIN)/python -m bench.dispatch

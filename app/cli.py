@@ -401,6 +401,23 @@ def _solve_brp(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _solve_darp(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    import orjson
+
+    from fleet.dispatch import darp
+    from fleet.dispatch.model import DispatchError
+
+    try:
+        instance = darp.parse(Path(args.file).read_text())
+    except (OSError, ValueError, DispatchError) as exc:
+        print(f"fleetbed dispatch solve-darp: {exc}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(darp.solve(instance, seconds=args.seconds)).decode())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     parser = argparse.ArgumentParser(prog="fleetbed", description=__doc__)
@@ -552,6 +569,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=5.0, help="search time (default: %(default)s)"
     )
     solve_brp.set_defaults(handler=_solve_brp)
+
+    dispatch = commands.add_parser("dispatch", help="pod dispatch").add_subparsers(
+        dest="dispatch_command", required=True
+    )
+    solve_darp = dispatch.add_parser(
+        "solve-darp",
+        help="plan a dial-a-ride benchmark instance (Cordeau format) and print one JSON "
+        "line: cost, feasible, routes, seconds",
+    )
+    solve_darp.add_argument("file", help="the instance file")
+    solve_darp.add_argument(
+        "--seconds", type=float, default=10.0, help="search time (default: %(default)s)"
+    )
+    solve_darp.set_defaults(handler=_solve_darp)
     return parser
 
 

@@ -31,7 +31,6 @@ from app.core.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
-    StateConflict,
     Unauthenticated,
     Unavailable,
     UnsupportedMediaType,
@@ -166,9 +165,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     headers = (
         {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, ServiceUnavailable) else None
     )
-    extra = {"allowed": exc.allowed} if isinstance(exc, StateConflict) else {}
     return error_response(
-        request, status, exc.detail, details=list(exc.fields), headers=headers, **extra
+        request, status, exc.detail, details=list(exc.fields), headers=headers, **exc.extensions()
     )
 
 

@@ -27,6 +27,7 @@ from app.routers import (
     auth,
     commands,
     compliance,
+    dispatch,
     exports,
     health,
     mds_agency,
@@ -44,8 +45,11 @@ from app.settings import Settings
 from app.time_horizon import TimeHorizonMiddleware
 from app.zone_sync import ZoneSync
 from fleet.background_jobs import BackgroundJobs, TaskUpkeep
+from fleet.commands import feed as command_feed
 from fleet.commands.delivery import CommandDelivery
 from fleet.commands.mqtt import MqttCommands
+from fleet.dispatch.runner import Reoptimiser
+from fleet.ingest.dispatch import DispatchEvents
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import ZoneRules
@@ -84,6 +88,10 @@ Fleet-management backend for Helsingborg's mobility testbed.
 * **Rebalancing** (`/v1/demand/forecast`, `/v1/rebalancing/targets`,
   `/v1/rebalancing/plans`): demand per H3 cell and hour, vehicles each cell should hold,
   van routes that restore it, dispatched as pickup and drop-off tasks.
+* **Dispatch of pods** (`/v1/dispatch/requests`, `/v1/dispatch/pods`,
+  `/v1/dispatch/settings`): rides and deliveries booked with an answer at once (a pod and
+  promised windows, or 409 with the reason), followed through the pods' MDS events; each
+  pod's schedule is sent to it as a `set_route` command.
 * **Vehicle commands** (`/v1/vehicles/{device_id}/commands`, `/v1/commands`,
   `/v1/gateway/commands`): lock, unlock, ring, cap the speed; delivered to gateways by
   HTTP long poll or MQTT, acked, expired when not finished in time.
@@ -117,6 +125,7 @@ def _start_background(
     registry: ZoneRegistry,
     feed: TaskFeed,
     delivery: CommandDelivery,
+    reoptimiser: Reoptimiser,
     count_ack: Callable[[str], None],
 ) -> None:
     if settings.hotstate.catchup_interval_s > 0:
@@ -145,6 +154,13 @@ def _start_background(
         supervisor.start(
             "command-expiry", delivery.expire, interval_s=settings.commands.expiry_interval_s
         )
+        if settings.dispatch.reoptimise_interval_s > 0:
+            supervisor.start(
+                "dispatch-reoptimise",
+                reoptimiser.step,
+                interval_s=0,
+                period_s=settings.dispatch.reoptimise_interval_s,
+            )
     mqtt_url = settings.mqtt.url
     if mqtt_url is not None:
         mqtt = MqttCommands(mqtt_url, delivery, lambda: resources.sessionmaker, count_ack)
@@ -203,8 +219,20 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.telemetry_ingest = TelemetryIngest(
             directory, HistoryWriter(), live, rules, ingest_metrics.count_sentinels, late, triggers
         )
+        app.state.plan_runner = PlanRunner(
+            planning_executor(settings.rebalancing.workers), lambda: resources.sessionmaker
+        )
+        app.state.dispatch = Reoptimiser(
+            executor=lambda: app.state.plan_runner.executor,
+            sessions=lambda: resources.sessionmaker,
+            hot=hot,
+            time_limit_s=settings.dispatch.reoptimise_time_limit_s,
+            interval_s=settings.dispatch.reoptimise_interval_s,
+            publish=lambda changes: command_feed.publish(resources.redis, changes),
+        )
+        pods = DispatchEvents(hot, lambda: resources.redis, app.state.dispatch.soon)
         app.state.event_ingest = EventIngest(
-            directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers
+            directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers, pods
         )
         app.state.trip_ingest = TripIngest(directory, rules, share)
         delivery = CommandDelivery(
@@ -216,9 +244,6 @@ def create_app(settings: Settings) -> FastAPI:
             max_wait_s=settings.commands.max_wait_s,
         )
         app.state.command_delivery = delivery
-        app.state.plan_runner = PlanRunner(
-            planning_executor(settings.rebalancing.workers), lambda: resources.sessionmaker
-        )
         supervisor = Supervisor(**settings.background.model_dump())
         app.state.background = supervisor
         _start_background(
@@ -229,6 +254,7 @@ def create_app(settings: Settings) -> FastAPI:
             registry,
             app.state.task_feed,
             delivery,
+            app.state.dispatch,
             app.state.command_metrics.count_ack,
         )
         try:
@@ -263,6 +289,7 @@ def create_app(settings: Settings) -> FastAPI:
         commands,
         tasks,
         rebalancing,
+        dispatch,
     ):
         app.include_router(module.router)
     app.include_router(policies.mds)

@@ -3,6 +3,12 @@
 from app.core.db import Base
 from fleet.alerts.models import AlertRecord
 from fleet.commands.models import Command, CommandChange
+from fleet.dispatch.models import (
+    DispatchRequest,
+    DispatchRequestChange,
+    DispatchSettingsRecord,
+    PodSchedule,
+)
 from fleet.events.models import VehicleEvent
 from fleet.rebalancing.models import RebalancingPlan
 from fleet.reporting.models import AuditEntry
@@ -21,6 +27,10 @@ __all__ = [
     "AuditEntry",
     "Command",
     "CommandChange",
+    "DispatchRequest",
+    "DispatchRequestChange",
+    "DispatchSettingsRecord",
+    "PodSchedule",
     "PolicyRecord",
     "Provider",
     "RebalancingPlan",

@@ -51,6 +51,11 @@ EXTRA_STATUSES: dict[str, frozenset[int]] = {
     "v1_demand_forecast": frozenset({404}),
     "v1_rebalancing_targets": frozenset({404}),
     "v1_dispatch_rebalancing_plan": frozenset({409}),
+    # No pod can serve the request (with the reason); a request_id used for another;
+    # a state the request cannot leave.
+    "v1_create_dispatch_request": frozenset({409}),
+    "v1_cancel_dispatch_request": frozenset({409}),
+    "v1_record_dispatch_outcome": frozenset({409}),
 }
 
 DESCRIPTIONS: dict[int, str] = {

@@ -290,6 +290,20 @@ class RebalancingSettings(BaseModel):
     )
 
 
+class DispatchSettings(BaseModel):
+    """Re-optimisation of the pods' schedules (per provider settings: /v1/dispatch/settings)."""
+
+    reoptimise_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between re-optimisations of every schedule (0: never); a "
+        "booking or a change asks for one sooner.",
+    )
+    reoptimise_time_limit_s: float = Field(
+        default=3.0, gt=0, le=60, description="Search time of one re-optimisation."
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -324,4 +338,5 @@ class Settings(BaseSettings):
     tasks: TaskSettings = TaskSettings()
     commands: CommandSettings = CommandSettings()
     rebalancing: RebalancingSettings = RebalancingSettings()
+    dispatch: DispatchSettings = DispatchSettings()
     mqtt: MqttSettings = MqttSettings()

@@ -310,6 +310,15 @@ NOT_AUDITED: dict[str, str] = {
     "GET /v1/rebalancing/plans/{plan_id}": "an operator's own plan",
     "GET /v1/rebalancing/plans": "an operator's own plans",
     "POST /v1/rebalancing/plans/{plan_id}/dispatch": "recorded with its principal on the plan",
+    "POST /v1/dispatch/requests": "an operator's own booking; the request keeps its author",
+    "GET /v1/dispatch/requests": "an operator's own bookings",
+    "GET /v1/dispatch/requests/{request_id}": "an operator's own booking",
+    "POST /v1/dispatch/requests/{request_id}/cancel": "recorded in the request's history",
+    "POST /v1/dispatch/requests/{request_id}/outcome": "recorded in the request's history",
+    "GET /v1/dispatch/pods": "an operator's own pods",
+    "GET /v1/dispatch/pods/{device_id}/schedule": "an operator's own pod",
+    "GET /v1/dispatch/settings": "an operator's own settings",
+    "PUT /v1/dispatch/settings": "an operator's own settings, kept with their author",
 }
 
 

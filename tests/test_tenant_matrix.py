@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient, Response
 
-from app.core.auth import Role
+from app.core.auth import Mode, Role
 from tests.conftest import Tenant, TenantFactory
 from tests.payloads import event, metrics_query, now_ms, point, trip, vehicle
 from tests.policies import policy
@@ -36,6 +36,7 @@ OWNED_PATH_IDS = (
     "task_id",
     "command_id",
     "plan_id",
+    "request_id",
 )
 
 
@@ -54,6 +55,8 @@ class Owned:
     command_id: str
     # A rebalancing plan of A's, ready.
     plan_id: str
+    # A ride booked with A's pod operator (a provider of A's in the passenger-services mode).
+    request_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -261,6 +264,17 @@ MATRIX: dict[str, Calls] = {
     "GET /v1/rebalancing/plans": lambda a, b: [Call(), Call({"state": "ready"})],
     "GET /v1/rebalancing/plans/{plan_id}": _none,
     "POST /v1/rebalancing/plans/{plan_id}/dispatch": _none,
+    "POST /v1/dispatch/requests": lambda a, b: [Call(json=_ride_body())],
+    "GET /v1/dispatch/requests": lambda a, b: [Call(), Call({"state": "assigned"})],
+    "GET /v1/dispatch/requests/{request_id}": _none,
+    "POST /v1/dispatch/requests/{request_id}/cancel": _none,
+    "POST /v1/dispatch/requests/{request_id}/outcome": lambda a, b: [
+        Call(json={"state": "no_show"})
+    ],
+    "GET /v1/dispatch/pods": _none,
+    "GET /v1/dispatch/pods/{device_id}/schedule": _none,
+    "GET /v1/dispatch/settings": _none,
+    "PUT /v1/dispatch/settings": lambda a, b: [Call(json={"seats": 1})],
     "POST /v1/gateway/commands/{command_id}/ack": lambda a, b: [
         Call(json={"status": "done"}),
         Call(json={"status": "rejected"}),
@@ -273,6 +287,29 @@ def _plan_body() -> dict[str, Any]:
     shift_end = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     van = {"van_id": "v", "start": INSIDE, "capacity": 5, "shift_end": shift_end}
     return {"vans": [van], "vehicle_type": "scooter_standing", "time_limit_s": 0.2}
+
+
+def _ride_body() -> dict[str, Any]:
+    """One passenger from the centre to a kilometre north."""
+    north = {"lat": CENTRE[0] + 0.009, "lng": CENTRE[1]}
+    return {"kind": "ride", "pickup": INSIDE, "dropoff": north, "passengers": 1}
+
+
+async def _pod_ride(client: AsyncClient, tenant: TenantFactory) -> tuple[str, list[str]]:
+    """A pod operator's ride: its id, and the ids it made (pod, trip, request)."""
+    gateway = await tenant(Role.GATEWAY, Mode.PASSENGER_SERVICES)
+    manager = await tenant(Role.OPERATOR_MANAGER, provider_id=gateway.provider_id)
+    pod = vehicle(gateway, vehicle_type="other")
+    await _ok(client, gateway, "POST", "/mds/agency/vehicles", [pod])
+    device = pod["device_id"]
+    started = event(
+        gateway, device, event_types=["service_start"], vehicle_state="available", location=INSIDE
+    )
+    await _ok(client, gateway, "POST", "/mds/agency/events", [started])
+    here = point(gateway, device, location={**INSIDE, "speed": 0.0})
+    await _ok(client, gateway, "POST", "/mds/agency/telemetry", [here])
+    ride = await _ok(client, manager, "POST", "/v1/dispatch/requests", _ride_body())
+    return ride["request_id"], [device, pod["vehicle_id"], ride["request_id"], ride["trip_id"]]
 
 
 def test_the_matrix_knows_every_route(app: FastAPI) -> None:
@@ -292,6 +329,7 @@ def path_of(route: str, a: Owned) -> str:
         "task_id": a.task_id,
         "command_id": a.command_id,
         "plan_id": a.plan_id,
+        "request_id": a.request_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -379,6 +417,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         {"kind": "lock", "command_id": "a-1"},
     )
     plan = await _ok(client, manager, "POST", "/v1/rebalancing/plans", _plan_body())
+    request_id, ride_ids = await _pod_ride(client, tenant)
     hour = {"telemetry_time": _hour(datetime.fromtimestamp(past / 1000, UTC))}
     served = await client.get("/mds/provider/telemetry", params=hour, headers=manager.headers)
     assert old_point["telemetry_id"] in served.text, "the hour's feed would not test telemetry"
@@ -390,6 +429,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         task_id=task["task_id"],
         command_id=command["command_id"],
         plan_id=plan["plan_id"],
+        request_id=request_id,
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],
@@ -403,6 +443,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
             task["task_id"],
             command["command_id"],
             plan["plan_id"],
+            *ride_ids,
         ),
         policy_id=published["policy_id"],
         city_zone_id=city["zone_id"],

@@ -14,6 +14,8 @@ class Role(StrEnum):
     FIELD_AGENT = "field_agent"
     GATEWAY = "gateway"
     CITY_PLANNER = "city_planner"
+    # A booking service: books and follows rides and deliveries for one operator's pods.
+    DISPATCHER = "dispatcher"
 
 
 class Scope(StrEnum):
@@ -36,6 +38,10 @@ class Scope(StrEnum):
     # Demand forecasts, targets per cell and plans: read them, and make and dispatch plans.
     REBALANCING_READ = "rebalancing:read"
     REBALANCING_PLAN = "rebalancing:plan"
+    # Pods and their requests: read them, book and cancel, and record outcomes and settings.
+    DISPATCH_READ = "dispatch:read"
+    DISPATCH_BOOK = "dispatch:book"
+    DISPATCH_MANAGE = "dispatch:manage"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -52,6 +58,9 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.COMMANDS_WRITE,
             Scope.REBALANCING_READ,
             Scope.REBALANCING_PLAN,
+            Scope.DISPATCH_READ,
+            Scope.DISPATCH_BOOK,
+            Scope.DISPATCH_MANAGE,
         }
     ),
     Role.FIELD_AGENT: frozenset(
@@ -69,6 +78,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.CITY_PLANNER: frozenset(
         {Scope.FLEET_READ, Scope.ZONES_WRITE, Scope.POLICIES_WRITE, Scope.REBALANCING_READ}
     ),
+    Role.DISPATCHER: frozenset({Scope.DISPATCH_READ, Scope.DISPATCH_BOOK}),
 }
 
 # Roles that act for the whole city rather than for one operator.

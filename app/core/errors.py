@@ -12,6 +12,10 @@ class DomainError(Exception):
         self.detail = detail
         self.fields = fields
 
+    def extensions(self) -> dict[str, Any]:
+        """Members the problem body carries beyond the standard ones."""
+        return {}
+
 
 class NotFound(DomainError):
     """The object does not exist, or belongs to another tenant."""
@@ -27,6 +31,10 @@ class StateConflict(Conflict):
     def __init__(self, detail: str, *, allowed: list[str]) -> None:
         super().__init__(detail)
         self.allowed = allowed
+
+    def extensions(self) -> dict[str, Any]:
+        """The actions the state allows."""
+        return {"allowed": self.allowed}
 
 
 class InvalidInput(DomainError):

@@ -29,6 +29,8 @@ class CommandKind(StrEnum):
     SET_MAX_SPEED = "set_max_speed"
     OPEN_BATTERY = "open_battery"
     REBOOT = "reboot"
+    # A pod's next stops; only the dispatcher sends it (see fleet.dispatch).
+    SET_ROUTE = "set_route"
 
 
 class SpeedParams(BaseModel):
@@ -60,6 +62,8 @@ class CommandCreate(BaseModel):
 
     @model_validator(mode="after")
     def _params_fit_kind(self) -> Self:
+        if self.kind == CommandKind.SET_ROUTE:
+            raise ValueError("set_route is sent by the dispatcher, not by hand")
         if self.kind == CommandKind.SET_MAX_SPEED and self.params is None:
             raise ValueError("set_max_speed needs params.max_speed_kph")
         if self.kind != CommandKind.SET_MAX_SPEED and self.params is not None:

@@ -164,6 +164,58 @@ async def create_command(
     return (await _history(session, commands=[command]))[0], [change]
 
 
+async def issue_from_system(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    device_id: uuid.UUID,
+    kind: str,
+    params: dict[str, Any],
+    ttl_s: int,
+    now: datetime,
+) -> list[Change]:
+    """Store a pending command fleetbed itself sends; unfinished older commands of the same
+    kind to the vehicle expire, since the new one supersedes them."""
+    older = (
+        await session.scalars(
+            select(Command)
+            .where(
+                Command.provider_id == provider_id,
+                Command.device_id == device_id,
+                Command.kind == kind,
+                Command.state.in_(_UNFINISHED),
+            )
+            .with_for_update()
+        )
+    ).all()
+    changes = [
+        _move(c, CommandState.EXPIRED, actor=SYSTEM, now=now, message="superseded")
+        for c in older
+    ]
+    command = Command(
+        command_id=uuid.uuid4(),
+        provider_id=provider_id,
+        device_id=device_id,
+        client_id=None,
+        kind=kind,
+        params=params,
+        state=CommandState.PENDING.value,
+        issued_by=SYSTEM,
+        ttl_s=ttl_s,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+        updated_at=now,
+        attempts=0,
+    )
+    session.add(command)
+    changes.append(
+        Change(command.command_id, provider_id, device_id, kind, None, "pending", SYSTEM, now)
+    )
+    _record(session, changes=changes)
+    await session.flush()
+    return changes
+
+
 async def expire_due(
     session: AsyncSession, *, now: datetime, where: Sequence[ColumnElement[bool]] = ()
 ) -> list[Change]:

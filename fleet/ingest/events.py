@@ -15,6 +15,7 @@ from fleet.events.models import VehicleEvent
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
 from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
+from fleet.ingest.dispatch import DispatchEvents
 from fleet.ingest.live import LiveFeed
 from fleet.ingest.rules import Outcome, ZoneRules
 from fleet.ingest.tasks import TaskTriggers
@@ -106,6 +107,7 @@ class EventIngest:
     # How far the operator's and fleetbed's trip figures may differ unflagged.
     discrepancy_share: float
     tasks: TaskTriggers
+    dispatch: DispatchEvents
 
     async def ingest(
         self,
@@ -167,8 +169,12 @@ class EventIngest:
             tasks = await self.tasks.on_events(
                 session, provider_id=provider_id, events=fresh, alerts=alerts
             )
+            routes = await self.dispatch.on_events(
+                session, provider_id=provider_id, mode=mode, events=fresh
+            )
         self.count_sentinels(sentinel_counts(e["location"] for e in fresh if "location" in e))
         await self.live.states(provider_id, newest_states(fresh, infos))
         await self.rules.publish(provider_id, Outcome(alerts, {}))
         await self.tasks.publish(tasks)
+        await self.dispatch.publish(routes)
         return len(events)
