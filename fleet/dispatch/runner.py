@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 
@@ -20,7 +20,7 @@ from fleet.commands.service import Change
 from fleet.dispatch import planner
 from fleet.dispatch.model import Problem, Schedule
 from fleet.dispatch.models import ACTIVE_STATES, DispatchRequest
-from fleet.dispatch.service import load_fleet, problem_of, store_schedules, trips_of
+from fleet.dispatch.service import Fleet, load_fleet, problem_of, store_schedules, trips_of
 from telemetry.hotstate.store import HotState
 
 log = logging.getLogger("fleetbed.dispatch")
@@ -71,27 +71,31 @@ class Reoptimiser:
 
     async def reoptimise(self, provider_id: uuid.UUID, *, now: datetime) -> bool:
         """One round for one provider; True if better schedules were stored."""
-        async with self.sessions().begin() as session:
-            fleet = await load_fleet(
-                session, self.hot, provider_id=provider_id, now=now, lock=False
-            )
+        fleet = await self.read(provider_id, now=now)
         problem = problem_of(fleet)
         if not problem.requests:
             return False
-        versions = {d: s.version for d, s in fleet.schedules.items()}
         loop = asyncio.get_running_loop()
         schedules = await loop.run_in_executor(
             self.executor(), _reoptimise, problem, self.time_limit_s
         )
+        return await self.store(fleet, problem, schedules)
+
+    async def read(self, provider_id: uuid.UUID, *, now: datetime) -> Fleet:
+        """The provider's pods and requests as the round starts."""
+        async with self.sessions().begin() as session:
+            return await load_fleet(session, self.hot, provider_id=provider_id, now=now, lock=False)
+
+    async def store(self, read: Fleet, problem: Problem, schedules: Mapping[str, Schedule]) -> bool:
+        """Store the new schedules unless a booking or an event changed the fleet's since
+        `read`; send them to the pods. True if anything changed."""
         async with self.sessions().begin() as session:
             current = await load_fleet(
-                session, self.hot, provider_id=provider_id, now=now, lock=True
+                session, self.hot, provider_id=read.provider_id, now=read.clock.now, lock=True
             )
-            if {d: s.version for d, s in current.schedules.items()} != versions or set(
-                current.requests
-            ) != set(fleet.requests):
+            if not unchanged(read, current):
                 log.info(
-                    "schedules changed while re-planning", extra={"provider": str(provider_id)}
+                    "schedules changed while re-planning", extra={"provider": str(read.provider_id)}
                 )
                 return False
             changes = await store_schedules(
@@ -103,6 +107,14 @@ class Reoptimiser:
             )
         await self.publish(changes)
         return bool(changes)
+
+
+def unchanged(before: Fleet, after: Fleet) -> bool:
+    """True when no schedule got a new version and no request came or went between."""
+    versions = {d: s.version for d, s in before.schedules.items()}
+    return versions == {d: s.version for d, s in after.schedules.items()} and set(
+        before.requests
+    ) == set(after.requests)
 
 
 def _reoptimise(problem: Problem, seconds: float) -> dict[str, Schedule]:
