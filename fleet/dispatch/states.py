@@ -2,8 +2,8 @@
 event means for the request it names.
 
 assigned -> picked_up -> delivered; assigned -> cancelled | no_show | failed;
-picked_up -> failed. Passenger-services and delivery-robots pods report with the same
-event types for what matters here.
+picked_up -> failed. Passenger-services and delivery-robots pods share the event types
+that matter here, except that a robot gets its goods at `order_pick_up`.
 """
 
 from collections.abc import Sequence
@@ -41,8 +41,10 @@ _NEXT: dict[RequestState, frozenset[RequestState]] = {
 # Event types that end a reservation or trip without delivering it, by whom.
 _CUSTOMER_CANCELS = frozenset({"passenger_cancellation", "customer_cancellation"})
 _PROVIDER_FAILS = frozenset({"driver_cancellation", "provider_cancellation", "trip_cancel"})
+# A passenger boards at the trip's start; a robot gets its order at `order_pick_up`.
+_PICKUPS = frozenset({"trip_start", "order_pick_up"})
 # Event types that show the pod is serving the request: it stays on that pod.
-PINNING = frozenset({"reservation_start", "reservation_stop", "trip_start", "order_pick_up"})
+PINNING = frozenset({"reservation_start", "reservation_stop"}) | _PICKUPS
 
 
 def allowed_next(state: RequestState) -> frozenset[RequestState]:
@@ -63,7 +65,7 @@ def after_event(state: RequestState, event_types: Sequence[str]) -> RequestState
         wanted = RequestState.CANCELLED if state == RequestState.ASSIGNED else RequestState.FAILED
     elif types & _PROVIDER_FAILS:
         wanted = RequestState.FAILED
-    elif "trip_start" in types:
+    elif types & _PICKUPS:
         wanted = RequestState.PICKED_UP
     else:
         return None

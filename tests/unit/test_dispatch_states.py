@@ -17,6 +17,8 @@ A, P = RequestState.ASSIGNED, RequestState.PICKED_UP
         (A, ["reservation_start"], None),
         (A, ["reservation_stop"], None),
         (A, ["trip_start"], P),
+        (A, ["order_pick_up"], P),
+        (P, ["order_pick_up"], None),
         (P, ["trip_stop"], None),
         (P, ["trip_end"], RequestState.DELIVERED),
         # A pod that reports only the end still delivered the request.
