@@ -372,6 +372,34 @@ async def test_the_request_follows_the_pods_events_to_delivered(
     assert schedule["stops"] == []
 
 
+async def test_a_whole_ride_in_one_batch_passes_through_every_state(
+    client: AsyncClient, tenant: TenantFactory, session: AsyncSession, redis: Redis
+) -> None:
+    manager, (near, _) = await pods(tenant, session, redis)
+    gateway = await tenant(Role.GATEWAY, provider_id=manager.provider_id)
+    booked = (await client.post("/v1/dispatch/requests", headers=auth(manager), json=ride())).json()
+    await gateway_events(
+        client,
+        gateway,
+        near,
+        booked["trip_id"],
+        [
+            ("reservation_start", "reserved"),
+            ("reservation_stop", "stopped"),
+            ("trip_start", "on_trip"),
+            ("trip_stop", "stopped"),
+            ("trip_end", "available"),
+        ],
+    )
+    done = (
+        await client.get(f"/v1/dispatch/requests/{booked['request_id']}", headers=auth(manager))
+    ).json()
+    assert done["state"] == "delivered"
+    assert [h["to_state"] for h in done["history"]] == ["assigned", "picked_up", "delivered"]
+    assert done["picked_up_at"] is not None
+    assert at(done["picked_up_at"]) < at(done["finished_at"])
+
+
 async def test_another_pods_events_do_not_move_the_request(
     client: AsyncClient, tenant: TenantFactory, session: AsyncSession, redis: Redis
 ) -> None:

@@ -640,6 +640,22 @@ async def finish_request(
     return await read_request(session, provider_id=provider_id, request_id=request_id), changes
 
 
+def _follow(session: AsyncSession, *, row: DispatchRequest, event: Mapping[str, Any]) -> bool:
+    """Apply one of the request's pod's events; True if the request's state changed."""
+    when = from_ms(event["timestamp"])
+    if PINNING & set(event["event_types"]) and row.pinned_at is None:
+        row.pinned_at = when
+    to = after_event(RequestState(row.state), event["event_types"])
+    if to is None:
+        return False
+    _record(session, row=row, to=to, actor=f"event:{event['event_id']}", now=when)
+    if to == RequestState.PICKED_UP:
+        row.picked_up_at = when
+    else:
+        row.finished_at = when
+    return True
+
+
 async def on_events(
     session: AsyncSession,
     hot: HotState,
@@ -650,7 +666,10 @@ async def on_events(
 ) -> list[CommandChange]:
     """Move the requests the pods' events name (by trip id, from their own pod), oldest
     event first; the schedules drop what is done."""
-    named = {uuid.UUID(t): e for e in events for t in e.get("trip_ids") or []}
+    named: dict[uuid.UUID, list[Mapping[str, Any]]] = {}
+    for event in sorted(events, key=lambda e: e["timestamp"]):
+        for trip in event.get("trip_ids") or []:
+            named.setdefault(uuid.UUID(trip), []).append(event)
     if not named:
         return []
     rows = (
@@ -665,22 +684,10 @@ async def on_events(
         )
     ).all()
     moved = False
-    for row in sorted(rows, key=lambda r: named[r.trip_id]["timestamp"]):
-        event = named[row.trip_id]
-        if uuid.UUID(event["device_id"]) != row.device_id:
-            continue
-        when = from_ms(event["timestamp"])
-        if PINNING & set(event["event_types"]) and row.pinned_at is None:
-            row.pinned_at = when
-        to = after_event(RequestState(row.state), event["event_types"])
-        if to is None:
-            continue
-        _record(session, row=row, to=to, actor=f"event:{event['event_id']}", now=when)
-        if to == RequestState.PICKED_UP:
-            row.picked_up_at = when
-        else:
-            row.finished_at = when
-        moved = True
+    for row in rows:
+        for event in named[row.trip_id]:
+            if uuid.UUID(event["device_id"]) == row.device_id:
+                moved = _follow(session, row=row, event=event) or moved
     await session.flush()
     if not moved:
         return []
