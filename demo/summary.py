@@ -86,6 +86,22 @@ class FleetSummary:
 
 
 @dataclass(frozen=True)
+class PodService:
+    """A pod operator's bookings and how its pods served them, as the simulator counts
+    them; waits are pickup start less the time wanted (now, or the wished time)."""
+
+    operator: str
+    booked: int
+    refused: int
+    delivered: int
+    wait_median_s: float | None
+    wait_p90_s: float | None
+    pods: int
+    carrying: int  # pods with someone or something aboard
+    aboard: int  # requests aboard
+
+
+@dataclass(frozen=True)
 class SimulatorStatus:
     """The counters the simulator writes to its status file."""
 
@@ -98,6 +114,7 @@ class SimulatorStatus:
     updated_at: datetime | None
     sim_time: datetime | None  # its simulated clock: behind real time while catching up
     misbehaviour: Mapping[str, int]  # misbehaviour acted out, by kind
+    dispatch: tuple[PodService, ...] = ()  # by operator key
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,34 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _pod_services(data: Any) -> tuple[PodService, ...]:
+    if not isinstance(data, dict):
+        return ()
+    found = []
+    for operator, counts in sorted(data.items()):
+        if not isinstance(counts, dict):
+            continue
+        refused = counts.get("refused")
+        found.append(
+            PodService(
+                operator=str(operator),
+                booked=_int(counts.get("booked")),
+                refused=sum(_int(n) for n in refused.values()) if isinstance(refused, dict) else 0,
+                delivered=_int(counts.get("delivered")),
+                wait_median_s=_seconds(counts.get("wait_median_s")),
+                wait_p90_s=_seconds(counts.get("wait_p90_s")),
+                pods=_int(counts.get("pods")),
+                carrying=_int(counts.get("carrying")),
+                aboard=_int(counts.get("aboard")),
+            )
+        )
+    return tuple(found)
+
+
 def parse_simulator_status(raw: bytes) -> SimulatorStatus | None:
     """The simulator's status file (`fleetbed simulate --status-file`), or None when unreadable."""
     try:
@@ -156,6 +201,7 @@ def parse_simulator_status(raw: bytes) -> SimulatorStatus | None:
         misbehaviour=(
             {str(k): _int(n) for k, n in acted.items()} if isinstance(acted, dict) else {}
         ),
+        dispatch=_pod_services(data.get("dispatch")),
     )
 
 
@@ -298,6 +344,25 @@ def _rebalancing_lines(operators: tuple[OperatorRebalancing, ...]) -> list[str]:
     return lines
 
 
+def _dispatch_lines(services: tuple[PodService, ...]) -> list[str]:
+    lines = [
+        f"dispatch{'booked':>21}{'refused':>9}{'served':>8}{'wait median / p90':>20}"
+        f"{'pods carrying':>18}"
+    ]
+    for p in services:
+        wait = (
+            "-"
+            if p.wait_median_s is None or p.wait_p90_s is None
+            else f"{p.wait_median_s / 60:.1f} / {p.wait_p90_s / 60:.1f} min"
+        )
+        carrying = f"{p.carrying}/{p.pods} ({p.aboard} aboard)"
+        lines.append(
+            f"  {p.operator:<20}{p.booked:>7,}{p.refused:>9,}{p.delivered:>8,}{wait:>20}"
+            f"{carrying:>18}"
+        )
+    return lines
+
+
 def render_screen(
     snapshot: Snapshot,
     previous: Snapshot | None,
@@ -318,6 +383,8 @@ def render_screen(
         lines += _fleet_lines(snapshot.fleet)
     else:
         lines.append(f"vehicles   (the database did not answer: {snapshot.fleet_error})")
+    if snapshot.simulator is not None and snapshot.simulator.dispatch:
+        lines += ["", *_dispatch_lines(snapshot.simulator.dispatch)]
     lines.append(f"Ctrl-C stops everything. Logs: {logs[0]}, {logs[1]}")
     return lines
 
@@ -344,6 +411,9 @@ def render_line(snapshot: Snapshot, *, started: datetime) -> str:
         parts.append(f"trips in progress {fleet.trips_in_progress}")
         alerts = ", ".join(f"{k} {n}" for k, n in sorted(fleet.alerts_total.items()) if n)
         parts.append(f"alerts since start: {alerts or 'none'}")
+    if snapshot.simulator is not None and snapshot.simulator.dispatch:
+        served = ", ".join(f"{p.operator} {p.delivered}" for p in snapshot.simulator.dispatch)
+        parts.append(f"bookings served: {served}")
     return " | ".join(parts)
 
 

@@ -398,6 +398,9 @@ async def test_a_whole_ride_in_one_batch_passes_through_every_state(
     assert [h["to_state"] for h in done["history"]] == ["assigned", "picked_up", "delivered"]
     assert done["picked_up_at"] is not None
     assert at(done["picked_up_at"]) < at(done["finished_at"])
+    # The pod's events were a minute old; the change is dated when fleetbed learnt it.
+    assert at(done["updated_at"]) >= at(done["created_at"])
+    assert at(done["history"][-1]["at"]) < at(done["created_at"])
 
 
 async def test_another_pods_events_do_not_move_the_request(

@@ -11,12 +11,13 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.auth import Role
 from fleet.commands.models import Command
 from fleet.dispatch.runner import Reoptimiser
 from fleet.dispatch.schedules import check, timed, total_drive_s
 from fleet.dispatch.service import problem_of
 from tests.conftest import Tenant, TenantFactory, auth
-from tests.test_dispatch_api import NORTH, SOUTH, STATION, at, pods, ride
+from tests.test_dispatch_api import NORTH, SOUTH, STATION, at, gateway_events, pods, ride
 
 EAST = (56.0450, 12.7250)
 WEST = (56.0420, 12.6850)
@@ -139,3 +140,44 @@ async def test_a_change_wakes_the_round_before_its_interval(
     await asyncio.wait_for(reoptimiser.step(), timeout=60)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(reoptimiser.step(), timeout=0.5)
+
+
+async def test_a_request_moved_to_another_pod_follows_that_pods_events(
+    app: FastAPI, client: AsyncClient, tenant: TenantFactory, session: AsyncSession, redis: Redis
+) -> None:
+    manager, (near, north) = await pods(tenant, session, redis)
+    assert manager.provider_id is not None
+    booked = (await client.post("/v1/dispatch/requests", headers=auth(manager), json=ride())).json()
+    assert booked["device_id"] == str(near)
+    reoptimiser: Reoptimiser = app.state.dispatch
+    read = await reoptimiser.read(manager.provider_id, now=datetime.now(UTC))
+    problem = problem_of(read)
+    pods_by_id = {p.pod_id: p for p in problem.pods}
+    moved = {
+        str(near): timed(problem, pods_by_id[str(near)], ()),
+        str(north): timed(problem, pods_by_id[str(north)], problem.orders[str(near)]),
+    }
+    assert await reoptimiser.store(read, problem, moved) is True
+    path = f"/v1/dispatch/requests/{booked['request_id']}"
+    now_on = (await client.get(path, headers=auth(manager))).json()
+    assert now_on["device_id"] == str(north)
+    assert now_on["history"][-1]["message"] == f"moved to pod {north}"
+    assert now_on["state"] == "assigned"
+    schedules = {
+        d: (await client.get(f"/v1/dispatch/pods/{d}/schedule", headers=auth(manager))).json()
+        for d in (near, north)
+    }
+    assert schedules[near]["stops"] == []
+    assert [s["kind"] for s in schedules[north]["stops"]] == ["pickup", "dropoff"]
+    gateway = await tenant(Role.GATEWAY, provider_id=manager.provider_id)
+    await gateway_events(
+        client, gateway, north, booked["trip_id"], [("reservation_start", "reserved")]
+    )
+    await gateway_events(
+        client,
+        gateway,
+        north,
+        booked["trip_id"],
+        [("reservation_stop", "stopped"), ("trip_start", "on_trip")],
+    )
+    assert (await client.get(path, headers=auth(manager))).json()["state"] == "picked_up"

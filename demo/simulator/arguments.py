@@ -8,14 +8,18 @@ from demo.keys_file import DEFAULT_KEYS_PATH
 SIMULATE_HELP = """\
 Acts as the vehicle gateways of the demo operators (keys from `fleetbed demo seed`): it
 registers the vehicles it drives if they are not yet, then posts their telemetry, events
-and (pods) trips to the MDS Agency endpoints over HTTP. Its gateways take vehicle commands
-(lock, unlock, ring, set_max_speed, ...) over the HTTP long poll, or with --mqtt from the
-MQTT broker, carry them out (a locked vehicle takes no trips, a speed cap caps its speed,
-a ring is logged) and ack them. With the manager and field agent keys of the keys file,
-each micromobility operator's manager plans a van shift from its depot every hour of
-simulated time (`POST /v1/rebalancing/plans`) and dispatches it; its agent works the tasks
-as the simulated clock reaches them, and the vehicles picked up ride in the van to their
-drop-off.
+and (pods not dispatched) trips to the MDS Agency endpoints over HTTP. Its gateways take
+vehicle commands (lock, unlock, ring, set_max_speed, ...) over the HTTP long poll, or
+with --mqtt from the MQTT broker, carry them out (a locked vehicle takes no trips, a
+speed cap caps its speed, a ring is logged) and ack them. With the manager and field
+agent keys of the keys file, each micromobility operator's manager plans a van shift
+from its depot every hour of simulated time (`POST /v1/rebalancing/plans`) and
+dispatches it; its agent works the tasks as the simulated clock reaches them, and the
+vehicles picked up ride in the van to their drop-off. With the pod operators' manager
+keys, riders and shops at the hotspots book rides and deliveries (`POST
+/v1/dispatch/requests`) at --trips-per-day for each pod, and the pods stop riding on
+their own: each drives the stops of the newest `set_route` command its gateway took,
+with the MDS events that move each request to delivered.
 
 Time: fleetbed refuses timestamps in the future, so with --speed S > 1 the simulated
 clock starts in the past and runs S times faster than real time until it reaches the

@@ -12,6 +12,7 @@ from app.core.errors import InvalidInput
 from demo.keys_file import DemoKeys, read_keys_file
 from demo.simulator.crew import Crew
 from demo.simulator.gateway import Credentials
+from demo.simulator.pods import POD_MODES
 from demo.simulator.runner import RunOptions, Scenario, Simulation
 
 TIMEOUT_S = 30.0
@@ -56,6 +57,15 @@ def crews_from(path: Path) -> dict[str, Crew]:
     }
 
 
+def bookers_from(path: Path) -> dict[str, str]:
+    """The manager key of each pod operator in the keys file: its customers book with it."""
+    return {
+        name: op.manager_key
+        for name, op in _keys(path).providers.items()
+        if op.mode in POD_MODES and op.manager_key
+    }
+
+
 def scenario_from(geodata: Path) -> Scenario:
     """The Helsingborg scenario, or a clear error when the outline file is missing."""
     if not geodata.is_file():
@@ -91,7 +101,12 @@ async def _simulate(options: RunOptions, target: Target) -> int:
     scenario = scenario_from(target.geodata)
     async with httpx.AsyncClient(base_url=target.base_url, timeout=TIMEOUT_S) as client:
         simulation = Simulation(
-            options, scenario, credentials, client, crews=crews_from(target.keys)
+            options,
+            scenario,
+            credentials,
+            client,
+            crews=crews_from(target.keys),
+            bookers=bookers_from(target.keys),
         )
         try:
             await _run(simulation)

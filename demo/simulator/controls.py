@@ -1,7 +1,9 @@
-"""What commands do to a simulated vehicle (pure): locks, speed caps, rings."""
+"""What commands do to a simulated vehicle (pure): locks, speed caps, rings, routes."""
 
 from dataclasses import dataclass
 from typing import Any
+
+from demo.simulator.pods import Route, parse_route
 
 KPH = 1 / 3.6
 
@@ -13,6 +15,8 @@ class Controls:
     locked: bool = False
     max_speed_kph: float | None = None
     rings: int = 0
+    # A pod's newest route (times on the server's clock), for the pod to take.
+    route: Route | None = None
 
     def cap_ms(self) -> float | None:
         """The speed cap in m/s, if any."""
@@ -39,6 +43,14 @@ def execute(controls: Controls | None, kind: str, params: dict[str, Any]) -> tup
             return "rejected", "set_max_speed needs a positive max_speed_kph"
         controls.max_speed_kph = float(cap)
         return "done", f"top speed {cap:g} km/h"
+    if kind == "set_route":
+        route = parse_route(params)
+        if route is None:
+            return "rejected", "set_route needs a version and stops"
+        # Delivery is at least once and in no set order: an older route never wins.
+        if controls.route is None or route.version > controls.route.version:
+            controls.route = route
+        return "done", f"route v{route.version}: {len(route.stops)} stops"
     if kind in {"open_battery", "reboot"}:
         return "done", f"{kind.replace('_', ' ')} simulated"
     return "rejected", f"unknown command {kind}"

@@ -13,6 +13,7 @@ import orjson
 
 from app.core.mstime import from_ms
 from demo.simulator.batches import Endpoint
+from demo.simulator.bookings import ServiceTally
 from demo.simulator.misbehaviour import Misbehaviour
 
 # The answers the simulator expects; anything else means the server refused valid data
@@ -55,6 +56,8 @@ class Report:
     # The vans' plans, shifts and vehicles moved; their failures do not fail the run.
     rebalancing: Counter[str] = field(default_factory=Counter)
     rebalancing_problems: list[str] = field(default_factory=list)
+    # Each pod operator's bookings and how they were served, by operator key.
+    dispatch: dict[str, ServiceTally] = field(default_factory=dict)
     sim_ms: int = 0
     _recent: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -120,6 +123,7 @@ class Report:
             "vehicles_by_state": dict(sorted(states.items())),
             "misbehaviour": misbehaviour_done(tally),
             "rebalancing": dict(sorted(self.rebalancing.items())),
+            "dispatch": {k: t.status() for k, t in sorted(self.dispatch.items())},
         }
 
     def render(self, tally: Mapping[str, int]) -> str:
@@ -153,6 +157,9 @@ class Report:
                 f"{r['vehicles_not_found']} not found where planned, {r['problems']} problems"
             )
             lines += [f"    {sample}" for sample in self.rebalancing_problems]
+        for operator, service in sorted(self.dispatch.items()):
+            lines.append(f"  dispatch {operator}: {service.describe()}")
+            lines += [f"    {sample}" for sample in service.problems]
         if self.ok:
             lines.append("  every answer was as expected")
         else:

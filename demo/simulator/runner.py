@@ -25,8 +25,10 @@ from demo.simulator.clock import PacedClock, SteppedClock
 from demo.simulator.command_link import Executor, mqtt_commands, poll_commands
 from demo.simulator.controls import Controls
 from demo.simulator.crew import Crew
+from demo.simulator.dispatch import Dispatch
 from demo.simulator.gateway import Credentials, Gateway, RateCap
 from demo.simulator.misbehaviour import Rates
+from demo.simulator.pods import POD_MODES
 from demo.simulator.rebalancing import VanOptions
 from demo.simulator.report import Report, write_status
 from demo.simulator.vans import Vans
@@ -97,6 +99,7 @@ class Simulation:
         client: httpx.AsyncClient,
         now_ms: Callable[[], int] = wall_ms,
         crews: Mapping[str, Crew] | None = None,
+        bookers: Mapping[str, str] | None = None,
     ) -> None:
         if options.speed < 0:
             raise ValueError("speed must be 0 (as fast as possible) or more")
@@ -114,6 +117,16 @@ class Simulation:
             if op.key in credentials
         ]
         keys = {p.key for p in self.providers}
+        bookers = bookers or {}
+        # Pods serve bookings only if their routes can reach them.
+        self.dispatched = [
+            op
+            for op in scenario.operators
+            if op.key in keys
+            and op.mode in POD_MODES
+            and op.key in bookers
+            and options.commands != "off"
+        ]
         self.fleet = [
             v for v in plan_fleet(options.vehicles, scenario.operators) if v.operator_key in keys
         ]
@@ -144,6 +157,9 @@ class Simulation:
         self.vans = Vans(
             client, driven, crews or {}, options.vans, self.report, now_ms, options.parallel
         )
+        self.dispatch = Dispatch(
+            client, self.dispatched, bookers, self.env, options.seed, self.report, now_ms
+        )
 
     @property
     def start_ms(self) -> int:
@@ -168,6 +184,7 @@ class Simulation:
             seed=self.options.seed,
             start_ms=start_ms,
             max_batch=self.options.max_batch,
+            dispatched={op.key for op in self.dispatched},
         )
 
     async def _resume(self) -> None:
@@ -230,6 +247,7 @@ class Simulation:
             while not stop.is_set():
                 t = self._next_time()
                 await self.vans.advance(t, self.world)
+                await self.dispatch.advance(t, self.world)
                 await self.gateway.send(self.world.advance(t))
                 self.report.sim_ms = t
                 self._status()

@@ -20,7 +20,7 @@ trips are also reported whole, with journey, trip and fare attributes.
 """
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -242,14 +242,16 @@ class VehicleSim:
         misbehaviour: Misbehaviour | None,
         trip_ids: list[str],
         journey_id: str | None = None,
+        until: Callable[[], bool] | None = None,
     ) -> Script:
-        """Ride along a path, reporting every trip interval."""
+        """Ride along a path, reporting every trip interval; `until`: stop on the way
+        once it is true."""
         reckless = misbehaviour is Misbehaviour.SPEEDING
         motion = Motion(path, self.cruise_ms * self.rng.uniform(0.88, 1.1), reckless)
         watch_border = misbehaviour is Misbehaviour.LEAVE_AREA
         area = self.env.cmap.service_area
         inside = True
-        while not motion.done:
+        while not motion.done and not (until is not None and until()):
             motion.cap_ms = self.controls.cap_ms()
             if self.rng.random() < 0.03:
                 # A red light, a crowd: stand for a moment.

@@ -2,12 +2,13 @@
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from app.core.auth import Mode
 from demo.fleet_plan import PlannedVehicle
 from demo.simulator.batches import Batch, Batcher, Outbox
+from demo.simulator.pod import DispatchedPod
 from demo.simulator.rebalancing import VanMove
 from demo.simulator.vehicle import Environment, VehicleSim
 
@@ -22,7 +23,8 @@ class Provider:
 
 
 class World:
-    """Every simulated vehicle with the outbox and batcher of its provider."""
+    """Every simulated vehicle with the outbox and batcher of its provider; the vehicles
+    of the `dispatched` operators (keys) are pods serving their dispatcher's routes."""
 
     def __init__(
         self,
@@ -33,11 +35,12 @@ class World:
         seed: int,
         start_ms: int,
         max_batch: int,
+        dispatched: Collection[str] = (),
     ) -> None:
         by_key = {p.key: p for p in providers}
         self.providers = list(providers)
         self.vehicles = [
-            VehicleSim(
+            (DispatchedPod if v.operator_key in dispatched else VehicleSim)(
                 v,
                 by_key[v.operator_key].provider_id,
                 by_key[v.operator_key].mode,
@@ -73,6 +76,14 @@ class World:
             return False
         vehicle.advance(move.picked_ms, self.outboxes[vehicle.planned.operator_key])
         return vehicle.carry(move)
+
+    def pods(self, operator_key: str) -> list[DispatchedPod]:
+        """The dispatched pods of one operator."""
+        return [
+            v
+            for v in self.vehicles
+            if isinstance(v, DispatchedPod) and v.planned.operator_key == operator_key
+        ]
 
     def held(self) -> list[Batch]:
         """The batches held back to be late, released now (the run is ending)."""

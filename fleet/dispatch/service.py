@@ -351,7 +351,9 @@ async def store_schedules(
     requests: Mapping[str, Request],
     trips: Mapping[str, uuid.UUID],
 ) -> list[CommandChange]:
-    """Store the pods' new schedules, each a new version, and send each to its pod."""
+    """Store the pods' new schedules. A schedule whose order changed becomes a new version
+    sent to its pod; one whose times alone moved is updated in place, unsent. A request
+    that moved to another pod is the new pod's from now on."""
     changes: list[CommandChange] = []
     for schedule in schedules:
         device = uuid.UUID(schedule.pod_id)
@@ -359,15 +361,17 @@ async def store_schedules(
             _stop_json(fleet, stop, requests[stop.request_id], trips.get(stop.request_id))
             for stop in schedule.stops
         ]
+        _reassign(session, fleet=fleet, device=device, schedule=schedule)
         stored = fleet.schedules.get(device)
-        if stored is not None and stored.stops == stops:
-            continue
         if stored is None:
             stored = PodSchedule(
-                provider_id=fleet.provider_id, device_id=device, stops=stops, version=0
+                provider_id=fleet.provider_id, device_id=device, stops=[], version=0
             )
             session.add(stored)
             fleet.schedules[device] = stored
+        elif _order_of(stored.stops) == _order_of(stops):
+            stored.stops = stops
+            continue
         stored.stops, stored.version = stops, stored.version + 1
         stored.planned_at = fleet.clock.now
         sent = await issue_from_system(
@@ -383,6 +387,29 @@ async def store_schedules(
         changes += sent
     await session.flush()
     return changes
+
+
+def _order_of(stops: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    return [(s["request_id"], s["kind"]) for s in stops]
+
+
+def _reassign(
+    session: AsyncSession, *, fleet: Fleet, device: uuid.UUID, schedule: Schedule
+) -> None:
+    """Requests in the pod's new schedule that another pod had are this pod's now."""
+    for request_id in dict.fromkeys(stop.request_id for stop in schedule.stops):
+        row = fleet.requests.get(uuid.UUID(request_id))
+        if row is None or row.device_id == device:
+            continue
+        _record(
+            session,
+            row=row,
+            to=RequestState(row.state),
+            actor=SYSTEM,
+            now=fleet.clock.now,
+            message=f"moved to pod {device}",
+        )
+        row.device_id = device
 
 
 def trips_of(fleet: Fleet) -> dict[str, uuid.UUID]:
@@ -640,8 +667,11 @@ async def finish_request(
     return await read_request(session, provider_id=provider_id, request_id=request_id), changes
 
 
-def _follow(session: AsyncSession, *, row: DispatchRequest, event: Mapping[str, Any]) -> bool:
-    """Apply one of the request's pod's events; True if the request's state changed."""
+def _follow(
+    session: AsyncSession, *, row: DispatchRequest, event: Mapping[str, Any], now: datetime
+) -> bool:
+    """Apply one of the request's pod's events; True if the request's state changed. The
+    history keeps the event's time; `updated_at` is when fleetbed learnt it."""
     when = from_ms(event["timestamp"])
     if PINNING & set(event["event_types"]) and row.pinned_at is None:
         row.pinned_at = when
@@ -649,6 +679,7 @@ def _follow(session: AsyncSession, *, row: DispatchRequest, event: Mapping[str, 
     if to is None:
         return False
     _record(session, row=row, to=to, actor=f"event:{event['event_id']}", now=when)
+    row.updated_at = now
     if to == RequestState.PICKED_UP:
         row.picked_up_at = when
     else:
@@ -687,7 +718,7 @@ async def on_events(
     for row in rows:
         for event in named[row.trip_id]:
             if uuid.UUID(event["device_id"]) == row.device_id:
-                moved = _follow(session, row=row, event=event) or moved
+                moved = _follow(session, row=row, event=event, now=now) or moved
     await session.flush()
     if not moved:
         return []
