@@ -8,11 +8,12 @@ Run as `python -m bench.dispatch [--quick]` (or `make bench-dispatch`).
    Cordeau's "a" series: each solved by the real command
    `fleetbed dispatch solve-darp FILE --seconds S` in its own process, its cost against the
    best known, beside greedy (each request appended to the pod that picks it up soonest).
-2. Online: 200 bookings an hour for two hours (one hour with --quick) between the demo's
-   hotspots, weighted by their hour-of-day profiles, one to three passengers, against 10
-   pods at 14 km/h; fleetbed inserts each booking at once and re-optimises every five
-   minutes, greedy only appends. Share served, mean and p95 wait, ride time against the
-   direct time, pod-km per request served.
+2. Online: the simulator's riders (demo.simulator.bookings: from the hotspots by their pull
+   at the hour, one to three passengers, a fifth booking ahead) booking 200 rides an hour
+   for two hours (one with --quick) from Monday 08:00, against 10 pods at 14 km/h.
+   fleetbed inserts each booking at once and re-optimises every five minutes; greedy only
+   appends. Share served, mean and p95 wait, ride time against the direct time, pod-km
+   per request served.
 3. HTTP: 50 pods of a passenger-services operator placed through MDS Agency, and bookings
    sent one at a time to the real `fleetbed serve`: p50 and p99 of the answer.
 
@@ -30,12 +31,14 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from app.core.auth import Mode
+from app.core.mstime import from_ms, to_ms
 from bench.dispatch_replay import (
     Booking,
     Dispatcher,
@@ -49,7 +52,8 @@ from bench.ingest import say
 from bench.services import fleetbed_cli, require_loopback, reset_stores, server_env, start_fleetbed
 from bench.tasks import percentile
 from demo.city import HOTSPOTS
-from demo.simulator.demand import activity
+from demo.simulator.bookings import BookingStream
+from demo.simulator.runner import Scenario
 from fleet.dispatch import darp, greedy
 from fleet.dispatch.booking import Clock, new_request, travel_of
 from fleet.dispatch.model import Load, Pod
@@ -117,47 +121,27 @@ def darp_runs(seconds: float) -> list[str]:
     return lines
 
 
-def _hotspot(rng: random.Random, at: datetime, avoid: int | None = None) -> int:
-    ms = int(at.timestamp() * 1000)
-    weights = [
-        0.0 if k == avoid else h.weight * activity(ms, TZ, h.commute)
-        for k, h in enumerate(HOTSPOTS)
-    ]
-    return rng.choices(range(len(HOTSPOTS)), weights)[0]
-
-
-def _near(rng: random.Random, index: int) -> Place:
-    """A place within a few hundred metres of a hotspot."""
-    h = HOTSPOTS[index]
-    return Place(h.lat + rng.gauss(0, 0.003), h.lng + rng.gauss(0, 0.005))
-
-
 def bookings(hours: float, per_hour: int, seed: int = 5) -> list[Booking]:
-    """Poisson bookings between hotspots; most for now, some up to 20 minutes ahead."""
-    rng = random.Random(seed)  # noqa: S311 - a seeded workload, not a secret
-    clock = Clock(START)
+    """The simulator's riders (demo.simulator.bookings) booking `per_hour` rides an hour
+    from `START` on, each request with its own windows in seconds from `START`."""
+    stream = BookingStream(
+        Mode.PASSENGER_SERVICES,
+        Scenario.helsingborg().cmap,
+        TZ,
+        random.Random(seed),  # noqa: S311 - a seeded workload, not a secret
+        lambda _: per_hour,
+        to_ms(START),
+    )
+    clock, travel = Clock(START), travel_of(SETTINGS)
     found: list[Booking] = []
-    t = 0.0
-    while True:
-        t += rng.expovariate(per_hour / 3600)
-        if t >= hours * 3600:
-            return found
-        at = START + timedelta(seconds=t)
-        origin = _hotspot(rng, at)
-        pickup, dropoff = _near(rng, origin), _near(rng, _hotspot(rng, at, avoid=origin))
-        ahead = 0.0 if rng.random() < 0.7 else rng.uniform(5, 20) * 60
-        body = RequestCreate.model_validate(
-            {
-                "kind": "ride",
-                "pickup": {"lat": pickup.lat, "lng": pickup.lng},
-                "dropoff": {"lat": dropoff.lat, "lng": dropoff.lng},
-                "passengers": rng.choices((1, 2, 3), (0.7, 0.2, 0.1))[0],
-                "earliest_pickup": (at + timedelta(seconds=ahead)).isoformat(),
-            }
-        )
-        request = new_request(body, SETTINGS, clock, f"r{len(found)}")
-        direct = int(travel_of(SETTINGS).seconds([pickup], [dropoff])[0, 0])
-        found.append(Booking(int(t), request, direct))
+    for made in stream.due(to_ms(START) + round(hours * 3_600_000)):
+        body = made.body(0)
+        if made.desired_ms is None:
+            body["earliest_pickup"] = from_ms(made.at_ms).isoformat()
+        request = new_request(RequestCreate.model_validate(body), SETTINGS, clock, f"r{len(found)}")
+        direct = int(travel.seconds([request.pickup], [request.dropoff])[0, 0])
+        found.append(Booking((made.at_ms - to_ms(START)) // 1000, request, direct))
+    return found
 
 
 def replayed(run: Run, dispatcher: Dispatcher, reoptimise_every_s: int | None) -> Outcome:
@@ -248,7 +232,10 @@ def _place_pods(base_url: str, key: str, provider: str, count: int) -> None:
     headers = {"Authorization": f"Bearer {key}", "Accept": MDS_ACCEPT}
     devices = [str(uuid.uuid4()) for _ in range(count)]
     now = int(time.time() * 1000) - 5_000
-    places = [_near(rng, k % len(HOTSPOTS)) for k in range(count)]
+    places = [
+        Place(h.lat + rng.gauss(0, 0.002), h.lng + rng.gauss(0, 0.003))
+        for h in (HOTSPOTS * count)[:count]
+    ]
     vehicles = [
         {
             "device_id": d,
