@@ -26,7 +26,7 @@ from demo.simulator.runner import RunOptions, Scenario, Simulation
 from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.conftest import make_settings
 from tests.processes import ENV, create_key, fleetbed, serving
-from tests.sql import fetchval
+from tests.sql import drop_provider
 from tests.test_simulator import GEODATA
 
 PASSENGERS = next(op for op in city.OPERATORS if op.mode is Mode.PASSENGER_SERVICES)
@@ -40,7 +40,7 @@ def provider() -> Iterator[str]:
     assert result.returncode == 0, result.stderr
     provider_id = result.stdout.strip()
     yield provider_id
-    fetchval("DELETE FROM providers WHERE provider_id = $1", uuid.UUID(provider_id))
+    drop_provider(uuid.UUID(provider_id))
 
 
 async def yesterdays_partitions() -> None:

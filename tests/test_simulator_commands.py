@@ -16,7 +16,7 @@ from demo.simulator.controls import Controls
 from demo.simulator.gateway import Credentials
 from tests.config import MDS_ACCEPT
 from tests.processes import ENV, create_key, fleetbed, serving
-from tests.sql import fetchval
+from tests.sql import drop_provider
 
 BROKER = "mqtt://127.0.0.1:1883"
 
@@ -36,7 +36,7 @@ def provider() -> Iterator[str]:
     assert result.returncode == 0, result.stderr
     provider_id = result.stdout.strip()
     yield provider_id
-    fetchval("DELETE FROM providers WHERE provider_id = $1", uuid.UUID(provider_id))
+    drop_provider(uuid.UUID(provider_id))
 
 
 async def drive(base: str, provider_id: str, link: str) -> tuple[Controls, list[dict[str, Any]]]:

@@ -189,8 +189,7 @@ async def issue_from_system(
         )
     ).all()
     changes = [
-        _move(c, CommandState.EXPIRED, actor=SYSTEM, now=now, message="superseded")
-        for c in older
+        _move(c, CommandState.EXPIRED, actor=SYSTEM, now=now, message="superseded") for c in older
     ]
     command = Command(
         command_id=uuid.uuid4(),
