@@ -17,7 +17,16 @@ from fleet.dispatch.runner import Reoptimiser
 from fleet.dispatch.schedules import check, timed, total_drive_s
 from fleet.dispatch.service import problem_of
 from tests.conftest import Tenant, TenantFactory, auth
-from tests.test_dispatch_api import NORTH, SOUTH, STATION, at, gateway_events, pods, ride
+from tests.test_dispatch_api import (
+    NORTH,
+    SOUTH,
+    STATION,
+    at,
+    gateway_events,
+    place_pod,
+    pods,
+    ride,
+)
 
 EAST = (56.0450, 12.7250)
 WEST = (56.0420, 12.6850)
@@ -181,3 +190,28 @@ async def test_a_request_moved_to_another_pod_follows_that_pods_events(
         [("reservation_stop", "stopped"), ("trip_start", "on_trip")],
     )
     assert (await client.get(path, headers=auth(manager))).json()["state"] == "picked_up"
+
+
+async def test_a_pod_gone_to_charge_hands_its_waiting_requests_to_another(
+    app: FastAPI, client: AsyncClient, tenant: TenantFactory, session: AsyncSession, redis: Redis
+) -> None:
+    manager, (near, north) = await pods(tenant, session, redis)
+    assert manager.provider_id is not None
+    booked = (await client.post("/v1/dispatch/requests", headers=auth(manager), json=ride())).json()
+    assert booked["device_id"] == str(near)
+    await place_pod(redis, manager, near, STATION, battery=10)
+    reoptimiser: Reoptimiser = app.state.dispatch
+    assert await reoptimiser.reoptimise(manager.provider_id, now=datetime.now(UTC)) is True
+    read = (
+        await client.get(f"/v1/dispatch/requests/{booked['request_id']}", headers=auth(manager))
+    ).json()
+    assert read["device_id"] == str(north)
+    promise = read["promise"]
+    assert at(promise["pickup_from"]) <= at(read["planned_pickup_at"]) <= at(promise["pickup_to"])
+    charging = (
+        await client.get(f"/v1/dispatch/pods/{near}/schedule", headers=auth(manager))
+    ).json()
+    assert charging["stops"] == []
+    # And it takes no new booking while it charges.
+    again = (await client.post("/v1/dispatch/requests", headers=auth(manager), json=ride())).json()
+    assert again["device_id"] == str(north)

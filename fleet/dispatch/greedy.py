@@ -6,7 +6,8 @@ from fleet.dispatch.schedules import feasible, timed
 
 def plan(problem: Problem) -> dict[str, Schedule]:
     """Each request in no order yet, in order of arrival, appended to the end of the order
-    of the pod that can start its pickup soonest; one no pod can take stays unplanned."""
+    of the pod taking new requests that can start its pickup soonest; one no pod can take
+    stays unplanned."""
     orders = {pod.pod_id: tuple(problem.orders.get(pod.pod_id, ())) for pod in problem.pods}
     planned = {p.request_id for order in orders.values() for p in order}
     for request_id in problem.requests:
@@ -14,7 +15,7 @@ def plan(problem: Problem) -> dict[str, Schedule]:
             continue
         stops = (Planned(request_id, StopKind.PICKUP), Planned(request_id, StopKind.DROPOFF))
         soonest: tuple[int, str] | None = None
-        for pod in problem.pods:
+        for pod in (p for p in problem.pods if p.takes_new):
             schedule = feasible(problem, pod, orders[pod.pod_id] + stops)
             if schedule is not None and (
                 soonest is None or schedule.stops[-2].start_s < soonest[0]

@@ -111,6 +111,9 @@ class Pod:
     # Requests whose riders were told this pod (or that the pod has started towards):
     # they stay on it. Others may move to another pod when schedules are re-optimised.
     pinned: tuple[str, ...] = ()
+    # False for a pod that is charging or out of service: it keeps its onboard and pinned
+    # requests and serves them, but takes no other request.
+    takes_new: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +179,9 @@ class Assignment:
 
 
 class Reason(StrEnum):
-    """Why no pod can take a request."""
+    """Why no pod that takes new requests can take a request."""
 
-    NO_PODS = "no_pods"  # no pod is dispatchable now
+    NO_PODS = "no_pods"  # no pod takes new requests now
     TOO_BIG = "too_big"  # larger than every pod's capacity
     NO_TIME = "no_time"  # no pod reaches it within its windows without breaking a promise
     RANGE = "range"  # the pods that could reach it lack the battery

@@ -1,26 +1,33 @@
 """Dial-a-ride plans for pilot pods: a new request's cheapest insertion, and every pod's
 order re-optimised with OR-Tools (pure).
 
+A pod that takes no new requests (charging, out of service) serves what it has on board
+or pinned, and whatever else it carries until another pod can take it; nothing new goes
+to it.
+
 Insertion answers an HTTP request, so it rates every pickup and drop-off position pair of
-every pod from running figures of the pod's current schedule (its departures, waits, and
-how much delay the later windows and the route end still absorb), keeps the pairs these
-do not rule out, and times only those, cheapest first, until one keeps every constraint:
-that one is the cheapest feasible insertion. The figures only rule out pairs that break a
-window, the route end, a load or the range outright; ride times, which a pair can break
-by moving another request's drop-off, are left to the timing. They assume that a detour
-never saves time (the triangle inequality): a matrix breaking it by a second may miss an
-insertion that fits by that second, never accept one that does not fit.
+every pod taking new requests from running figures of the pod's current schedule (its
+departures, waits, and how much delay the later windows and the route end still absorb),
+keeps the pairs these do not rule out, and times only those, cheapest first, until one
+keeps every constraint: that one is the cheapest feasible insertion. The figures only
+rule out pairs that break a window, the route end, a load or the range outright; ride
+times, which a pair can break by moving another request's drop-off, are left to the
+timing. They assume that a detour never saves time (the triangle inequality): a matrix
+breaking it by a second may miss an insertion that fits by that second, never accept one
+that does not fit.
 
 Re-optimisation models pickups and drop-offs as OR-Tools pickup-and-delivery pairs: a
 time dimension (service and driving, waiting allowed) with the windows and the ride times
 as bounds on its cumul variables, one capacity dimension per load dimension in use
-(starting at what is on board), the range as a driving dimension, and requests on board
-or pinned bound to their pod. Guided local search starts from the current orders, with
-any request not in them inserted first, and the result replaces them only if it keeps
-every constraint and drives no more.
+(starting at what is on board), the range as a driving dimension, requests on board or
+pinned bound to their pod, and the others to the pods taking new requests, or to the pod
+taking none that carries them at a cost outweighing any detour. Guided local search
+starts from the current orders, with any request not in them, or carried by a pod taking
+no new ones, inserted first where it fits, and the result replaces them only if it keeps
+every constraint and leaves fewer requests on such pods, or as many and drives no more.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from itertools import pairwise
@@ -56,6 +63,9 @@ SHIFT_STEP_S = 300  # the search for a later pickup tries windows this much late
 SHIFT_FINE_S = 60  # ...then narrows down to this
 MAX_SHIFT_S = 3 * 3600  # and gives up beyond this
 UNSERVED_PENALTY = 100  # per request OR-Tools leaves out, in longest drives
+# Per request a pod taking no new ones keeps though it need not, in longest drives: more
+# than moving it to another pod adds (four at most), less than leaving it out.
+STUCK_PENALTY = 10
 LOADS = ("seats", "wheelchairs", "weight_g", "volume_l")
 NEVER = 2**62  # no deadline
 
@@ -98,16 +108,18 @@ class _Route:
 
 
 def insert(problem: Problem, request: Request) -> Assignment | Refusal:
-    """The cheapest feasible insertion of a new request into a pod's order, or a refusal."""
+    """The cheapest feasible insertion of a new request into the order of a pod that takes
+    new requests, or a refusal."""
     request_id = request.request_id
     if any(p.request_id == request_id for order in problem.orders.values() for p in order):
         raise DispatchError("request_id", f"{request_id} is planned already")
-    if not problem.pods:
+    takers = [pod for pod in problem.pods if pod.takes_new]
+    if not takers:
         return Refusal(request_id, Reason.NO_PODS, None)
-    if not any(request.load.fits(pod.capacity) for pod in problem.pods):
+    if not any(request.load.fits(pod.capacity) for pod in takers):
         return Refusal(request_id, Reason.TOO_BIG, None)
     extended = _with_request(problem, request)
-    routes = _routes(extended, request)
+    routes = _routes(extended, request, takers)
     found, stage = _cheapest(extended, request, routes)
     if found is not None:
         return found
@@ -118,9 +130,9 @@ def _with_request(problem: Problem, request: Request) -> Problem:
     return replace(problem, requests={**problem.requests, request.request_id: request})
 
 
-def _routes(problem: Problem, request: Request) -> list[_Route]:
-    """The routes of the pods that keep every constraint now, rated for the request."""
-    routes = [_route(problem, pod, request) for pod in problem.pods]
+def _routes(problem: Problem, request: Request, pods: Iterable[Pod]) -> list[_Route]:
+    """The routes of those `pods` that keep every constraint now, rated for the request."""
+    routes = [_route(problem, pod, request) for pod in pods]
     return [r for r in routes if r is not None]
 
 
@@ -329,14 +341,26 @@ def _shifted(window: Window, shift: int) -> Window:
 
 
 def reoptimise(problem: Problem, *, time_limit_s: float) -> dict[str, Schedule]:
-    """Every pod's schedule after re-planning all orders; the current ones unless a plan
-    keeps every constraint and drives no more (requests in no order are placed first)."""
+    """Every pod's schedule after re-planning all orders.
+
+    Requests in no order go only to pods that take new requests (or to the pod they are
+    pinned to). So do the requests a pod that takes no new ones carries without having them
+    on board or pinned, except one that no pod taking new requests can take feasibly: it
+    stays where it is rather than go unserved (the search charges more for keeping it
+    there than any detour costs). The current orders are kept unless a plan keeps every
+    constraint and leaves fewer requests on pods that take no new ones, or as many and
+    drives no more.
+    """
     current = _orders(problem)
     start = _placed(problem, current)
     solved = _solve(problem, start, time_limit_s)
-    plans = [_schedules(problem, orders) for orders in (solved, start) if orders is not None]
+    plans = [
+        (orders, _schedules(problem, orders))
+        for orders in (solved, start, current)
+        if orders is not None
+    ]
     # Ties go to the first: the search's plan, then the start, then the current orders.
-    return min([*plans, _schedules(problem, current)], key=lambda s: _rank(problem, s))
+    return min(plans, key=lambda plan: _rank(problem, *plan))[1]
 
 
 def _orders(problem: Problem) -> Orders:
@@ -347,27 +371,54 @@ def _schedules(problem: Problem, orders: Mapping[str, Sequence[Planned]]) -> dic
     return {pod.pod_id: timed(problem, pod, orders[pod.pod_id]) for pod in problem.pods}
 
 
-def _rank(problem: Problem, schedules: Mapping[str, Schedule]) -> tuple[int, int]:
-    return len(check(problem, schedules)), total_drive_s(schedules)
+def _rank(
+    problem: Problem, orders: Orders, schedules: Mapping[str, Schedule]
+) -> tuple[int, int, int]:
+    return len(check(problem, schedules)), len(_stuck(problem, orders)), total_drive_s(schedules)
+
+
+def _stuck(problem: Problem, orders: Mapping[str, Sequence[Planned]]) -> dict[str, str]:
+    """The requests that pods taking no new ones have in `orders` though neither on board
+    nor pinned, each with its pod."""
+    kept = {r for pod in problem.pods for r in (*pod.onboard, *pod.pinned)}
+    return {
+        p.request_id: pod.pod_id
+        for pod in problem.pods
+        if not pod.takes_new
+        for p in orders.get(pod.pod_id, ())
+        if p.request_id not in kept
+    }
 
 
 def _placed(problem: Problem, orders: Orders) -> Orders:
-    """`orders` with each request in none inserted where it fits best, soonest due first."""
+    """`orders` with each request in none, and each `_stuck` one, inserted where it fits
+    best on a pod that takes new requests (or the one it is pinned to), soonest due first;
+    a stuck one that fits on none stays where it is."""
     planned = {p.request_id for order in orders.values() for p in order}
     onboard = {r for pod in problem.pods for r in pod.onboard}
     pinned = {r: pod.pod_id for pod in problem.pods for r in pod.pinned}
-    missing = [
-        r for r in problem.requests.values() if r.request_id not in planned | onboard
+    stuck = _stuck(problem, orders)
+    moving = [
+        r
+        for r in problem.requests.values()
+        if r.request_id in stuck or r.request_id not in planned | onboard
     ]  # a missing drop-off of a request on board is left to the search
-    missing.sort(key=lambda r: min(r.pickup_window.latest_s, r.dropoff_window.latest_s))
+    moving.sort(key=lambda r: min(r.pickup_window.latest_s, r.dropoff_window.latest_s))
+    takers = [pod for pod in problem.pods if pod.takes_new]
     placed = dict(orders)
-    for request in missing:
-        working = replace(problem, orders=placed)
-        routes = _routes(working, request)
-        if request.request_id in pinned:
-            routes = [r for r in routes if r.pod.pod_id == pinned[request.request_id]]
-        found, _ = _cheapest(working, request, routes)
+    for request in moving:
+        request_id = request.request_id
+        without = dict(placed)
+        if request_id in stuck:
+            carrier = stuck[request_id]
+            without[carrier] = tuple(p for p in placed[carrier] if p.request_id != request_id)
+        working = replace(problem, orders=without)
+        pods = takers
+        if request_id in pinned:
+            pods = [pod for pod in problem.pods if pod.pod_id == pinned[request_id]]
+        found, _ = _cheapest(working, request, _routes(working, request, pods))
         if found is not None:
+            placed = without
             placed[found.pod_id] = tuple(
                 Planned(s.request_id, s.kind) for s in found.schedules[0].stops
             )
@@ -394,9 +445,20 @@ def _solve(problem: Problem, start: Orders, time_limit_s: float) -> Orders | Non
     )
     routing = pywrapcp.RoutingModel(manager)
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(travel.tolist()))
+    stuck = _stuck(problem, problem.orders)
     for v, pod in enumerate(pods):
         # An idle pod still drives to its depot, as its schedule says.
         routing.SetVehicleUsedWhenEmpty(pod.depot is not None, v)
+        carried = [
+            first + k
+            for k, s in enumerate(stops)
+            if s.kind is StopKind.PICKUP and stuck.get(s.request_id) == pod.pod_id
+        ]
+        if carried:
+            # So a request stays on a pod taking no new ones only when no other can take it.
+            costs = travel.copy()
+            costs[:, carried] += STUCK_PENALTY * (int(travel.max()) + 1)
+            routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitMatrix(costs.tolist()), v)
     index = {stop: manager.NodeToIndex(first + k) for k, stop in enumerate(stops)}
     complete = sum(map(len, start.values())) == len(stops)
     model = _Model(problem, routing, index, travel[first:, first:])
@@ -505,12 +567,12 @@ class _Model:
         self.routing.AddDimensionWithVehicleCapacity(transit, 0, limits, True, "range")
 
     def add_requests(self, penalty: int | None) -> None:
-        """Windows, pickup before drop-off on one pod, ride times, requests kept on their
-        pod; with a `penalty`, requests may be left out at that cost each."""
-        pods, routing = self.problem.pods, self.routing
+        """Windows, pickup before drop-off on one pod, ride times, the pods each request may
+        ride; with a `penalty`, requests may be left out at that cost each."""
+        routing = self.routing
         solver = routing.solver()
         time = routing.GetDimensionOrDie("time")
-        forced = {r: v for v, pod in enumerate(pods) for r in (*pod.pinned, *pod.onboard)}
+        allowed = _vehicles(self.problem)
         position = {stop: k for k, stop in enumerate(self.index)}
         for request_id, request in self.problem.requests.items():
             dropoff = Planned(request_id, StopKind.DROPOFF)
@@ -533,10 +595,27 @@ class _Model:
                     solver.Add(routing.ActiveVar(p) == routing.ActiveVar(d))
             for node, window in zip(nodes, windows, strict=True):
                 time.CumulVar(node).SetRange(window.earliest_s, window.latest_s)
-                if request_id in forced:
-                    routing.VehicleVar(node).SetValues([-1, forced[request_id]])
+                if request_id in allowed:
+                    routing.VehicleVar(node).SetValues([-1, *allowed[request_id]])
                 if penalty is not None:
                     routing.AddDisjunction([node], penalty)
+
+
+def _vehicles(problem: Problem) -> dict[str, list[int]]:
+    """The vehicles a request may ride, where not any: its pod's if on board or pinned;
+    else, when some pod takes no new requests, those that do and the pod it is `_stuck` on."""
+    pods = problem.pods
+    allowed = {r: [v] for v, pod in enumerate(pods) for r in (*pod.pinned, *pod.onboard)}
+    if all(pod.takes_new for pod in pods):
+        return allowed
+    takers = [v for v, pod in enumerate(pods) if pod.takes_new]
+    vehicle = {pod.pod_id: v for v, pod in enumerate(pods)}
+    stuck = _stuck(problem, problem.orders)
+    for request_id in problem.requests:
+        if request_id not in allowed:
+            carrier = [vehicle[stuck[request_id]]] if request_id in stuck else []
+            allowed[request_id] = takers + carrier
+    return allowed
 
 
 def _service_s(request: Request, kind: StopKind) -> int:

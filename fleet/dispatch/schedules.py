@@ -235,7 +235,7 @@ def check(problem: Problem, schedules: Mapping[str, Schedule]) -> list[Violation
         else:
             found += _check_pod(problem, pod, schedule)
     for pod in problem.pods:
-        found += _check_kept(pod, schedules.get(pod.pod_id))
+        found += _check_kept(problem, pod, schedules.get(pod.pod_id))
     return found + _check_served(problem, schedules)
 
 
@@ -359,9 +359,11 @@ def _check_route(
     return found
 
 
-def _check_kept(pod: Pod, schedule: Schedule | None) -> list[Violation]:
-    """Requests on board, or pinned, stay on their pod."""
-    here = {s.request_id for s in schedule.stops} if schedule is not None else set()
+def _check_kept(problem: Problem, pod: Pod, schedule: Schedule | None) -> list[Violation]:
+    """Requests on board, or pinned, stay on their pod; a pod that takes no new requests
+    gets none beyond those and the others in its order now (which it may keep)."""
+    stops = schedule.stops if schedule is not None else ()
+    here = {s.request_id for s in stops}
     found = [
         Violation(pod.pod_id, r, "onboard", "on board, not dropped off by this pod")
         for r in pod.onboard
@@ -372,6 +374,14 @@ def _check_kept(pod: Pod, schedule: Schedule | None) -> list[Violation]:
         for r in pod.pinned
         if r not in here
     ]
+    if not pod.takes_new:
+        carried = {*pod.onboard, *pod.pinned}
+        carried |= {p.request_id for p in problem.orders.get(pod.pod_id, ())}
+        found += [
+            Violation(pod.pod_id, r, "takes_new", "new to a pod that takes no new requests")
+            for r in dict.fromkeys(s.request_id for s in stops)
+            if r not in carried
+        ]
     return found
 
 

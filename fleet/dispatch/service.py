@@ -282,15 +282,19 @@ def _order(fleet: Fleet, device_id: uuid.UUID) -> tuple[Planned, ...]:
 
 
 def problem_of(fleet: Fleet) -> Problem:
-    """The planning problem of the pods that take requests, with what they carry."""
+    """The planning problem of the pods with a known position: those that take requests,
+    and those that do not (charging, out of service) with the requests they still hold,
+    which re-planning moves to other pods unless they are on board or pinned."""
     s = fleet.settings
     pods, orders, requests = [], {}, {}
     for view in fleet.pods:
         live = view.live
-        if view.facts.why_not is not None or live is None or live.lat is None or live.lng is None:
-            continue
         device = view.device_id
         mine = [r for r in fleet.requests.values() if r.device_id == device]
+        if live is None or live.lat is None or live.lng is None:
+            continue
+        if view.facts.why_not is not None and not mine:
+            continue
         schedule = fleet.schedules.get(device)
         for row in mine:
             requests[str(row.request_id)] = _model_request(fleet, row, schedule)
@@ -310,6 +314,7 @@ def problem_of(fleet: Fleet) -> Problem:
                     for r in mine
                     if r.pinned_at is not None or r.state == RequestState.PICKED_UP
                 ),
+                takes_new=view.facts.why_not is None,
             )
         )
     return Problem(

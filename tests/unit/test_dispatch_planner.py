@@ -218,6 +218,37 @@ def test_whatever_is_planned_passes_the_checker(
 
 
 @FAST
+@given(worlds(pods=3, requests=6, roomy=True), st.data())
+def test_pods_taking_no_new_requests_get_none(
+    world: tuple[list[Pod], list[Request]], data: st.DataObject
+) -> None:
+    pods, requests = world
+    booked = data.draw(st.integers(len(requests) // 2, len(requests)), label="booked")
+    problem = build(pods, requests[:booked])
+    if data.draw(st.booleans(), label="advanced"):
+        problem = advance(problem)
+    ids = [p.pod_id for p in pods]  # some pod closed, and another open when there is one
+    closed = data.draw(st.sets(st.sampled_from(ids), min_size=1, max_size=max(1, len(ids) - 1)))
+    loose = {r.request_id: r for r in requests[booked:]}
+    problem = replace(
+        problem,
+        pods=tuple(replace(p, takes_new=p.pod_id not in closed) for p in problem.pods),
+        requests={**problem.requests, **loose},
+    )
+    plan = reoptimise(problem, time_limit_s=SEARCH_S)
+    for p in problem.pods:
+        if not p.takes_new:
+            carried = {
+                *p.onboard,
+                *p.pinned,
+                *(s.request_id for s in problem.orders.get(p.pod_id, ())),
+            }
+            assert {s.request_id for s in plan[p.pod_id].stops} <= carried
+    # Only requests in no order may go unserved, when no pod taking new ones fits them.
+    assert all(v.constraint == "served" and v.request_id in loose for v in check(problem, plan))
+
+
+@FAST
 @given(worlds(pods=3, requests=4), requests_("new"))
 def test_a_refusal_names_a_pickup_time_that_works(
     world: tuple[list[Pod], list[Request]], request: Request
@@ -400,6 +431,62 @@ def test_a_late_pod_keeps_its_orders_when_nothing_serves_everyone() -> None:
     plan = reoptimise(problem, time_limit_s=SEARCH_S)
     assert [s.request_id for s in plan["a"].stops] == ["q", "q"]
     assert {v.constraint for v in check(problem, plan)} == {"window"}
+
+
+# --- pods taking no new requests ---------------------------------------------------------
+
+
+def test_insertion_skips_a_pod_taking_no_new_requests_even_the_cheapest() -> None:
+    near = pod("near", at(0), takes_new=False)
+    request = ride("r", at(1), at(3))
+    answer = insert(problem_of([near, pod("far", at(5, 5))], []), request)
+    assert isinstance(answer, Assignment)
+    assert answer.pod_id == "far"
+    assert insert(problem_of([near], []), request) == Refusal("r", Reason.NO_PODS, None)
+    roomy = replace(near, capacity=Load(seats=3))
+    big = ride("r", at(1), at(3), seats=3)
+    answer = insert(problem_of([roomy, pod("far", at(5, 5))], []), big)
+    assert answer == Refusal("r", Reason.TOO_BIG, None)
+
+
+def test_re_optimisation_moves_free_requests_off_a_pod_taking_no_new_ones() -> None:
+    # Moving "free" to the far pod drives more, and still beats keeping it on "a".
+    onboard, pinned = ride("onboard", at(0), at(1)), ride("pinned", at(1), at(2))
+    free = ride("free", at(2), at(3))
+    a = pod("a", at(0), onboard=("onboard",), pinned=("pinned",), takes_new=False)
+    order = stops(("onboard", D), ("pinned", P), ("pinned", D), ("free", P), ("free", D))
+    problem = problem_of([a, pod("b", at(5, 5))], [onboard, pinned, free], {"a": order})
+    plan = reoptimise(problem, time_limit_s=SEARCH_S)
+    assert check(problem, plan) == []
+    assert [s.request_id for s in plan["a"].stops] == ["onboard", "pinned", "pinned"]
+    assert [s.request_id for s in plan["b"].stops] == ["free", "free"]
+    assert total_drive_s(plan) > total_drive_s(plan_of(problem))
+
+
+def test_a_free_request_no_other_pod_can_take_stays_where_it_is() -> None:
+    # Only "a" seats three: "big" stays on it, "small" still moves to "b".
+    big, small = ride("big", at(1), at(2), seats=3), ride("small", at(3), at(4))
+    a = pod("a", at(0), capacity=Load(seats=3), takes_new=False)
+    order = stops(("big", P), ("big", D), ("small", P), ("small", D))
+    problem = problem_of([a, pod("b", at(5, 5))], [big, small], {"a": order})
+    plan = reoptimise(problem, time_limit_s=SEARCH_S)
+    assert check(problem, plan) == []
+    assert [s.request_id for s in plan["a"].stops] == ["big", "big"]
+    assert [s.request_id for s in plan["b"].stops] == ["small", "small"]
+    alone = replace(problem, pods=(a,))
+    assert reoptimise(alone, time_limit_s=SEARCH_S) == plan_of(alone)
+
+
+def test_requests_in_no_order_never_go_to_a_pod_taking_no_new_ones() -> None:
+    a = pod("a", at(0), takes_new=False)
+    problem = problem_of([a, pod("b", at(5, 5))], [ride("r", at(0), at(1))])
+    for plan in (reoptimise(problem, time_limit_s=SEARCH_S), greedy.plan(problem)):
+        assert check(problem, plan) == []
+        assert plan["a"].stops == ()
+        assert [s.request_id for s in plan["b"].stops] == ["r", "r"]
+    alone = replace(problem, pods=(a,))
+    for plan in (reoptimise(alone, time_limit_s=SEARCH_S), greedy.plan(alone)):
+        assert plan["a"].stops == ()
 
 
 # --- the greedy baseline -----------------------------------------------------------------

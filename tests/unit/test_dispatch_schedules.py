@@ -271,6 +271,16 @@ def test_a_pinned_request_moved_to_another_pod_is_caught() -> None:
     assert constraints(problem, plan_of(problem)) == {"pinned"}
 
 
+def test_a_pod_taking_no_new_requests_may_keep_its_order_but_gets_nothing_new() -> None:
+    problem = _valid()
+    a, b = problem.pods
+    kept = replace(problem, pods=(replace(a, takes_new=False), b))
+    assert check(kept, plan_of(kept)) == []
+    closed = replace(problem, pods=(a, replace(b, takes_new=False)))
+    onto_b = {"a": timed(closed, a, []), "b": timed(closed, b, stops(("r", P), ("r", D)))}
+    assert constraints(closed, onto_b) == {"takes_new"}
+
+
 def test_figures_a_schedule_makes_up_are_caught() -> None:
     problem = _valid()
     schedule = plan_of(problem)["a"]
