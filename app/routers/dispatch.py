@@ -205,6 +205,30 @@ async def get_request(session: SessionDep, principal: Reader, request_id: uuid.U
     )
 
 
+async def _finish(
+    session: SessionDep,
+    principal: Principal,
+    request: Request,
+    background: BackgroundTasks,
+    request_id: uuid.UUID,
+    to: RequestState,
+    reason: str | None,
+) -> RequestRead:
+    """End a request by hand; its pod's schedule drops it."""
+    view, changes = await service.finish_request(
+        session,
+        _hot(request),
+        provider_id=_provider(principal),
+        request_id=request_id,
+        to=to,
+        actor=principal.key_id,
+        reason=reason,
+        now=datetime.now(UTC),
+    )
+    _sent(request, background, changes)
+    return _read(view)
+
+
 @router.post(
     "/requests/{request_id}/cancel",
     operation_id="v1_cancel_dispatch_request",
@@ -220,18 +244,15 @@ async def cancel_request(
     body: CancelBody | None = None,
 ) -> RequestRead:
     """409 with the allowed states once the request was picked up or ended."""
-    view, changes = await service.finish_request(
+    return await _finish(
         session,
-        _hot(request),
-        provider_id=_provider(principal),
-        request_id=request_id,
-        to=RequestState.CANCELLED,
-        actor=principal.key_id,
-        reason=body.reason if body else None,
-        now=datetime.now(UTC),
+        principal,
+        request,
+        background,
+        request_id,
+        RequestState.CANCELLED,
+        body.reason if body else None,
     )
-    _sent(request, background, changes)
-    return _read(view)
 
 
 @router.post(
@@ -249,18 +270,15 @@ async def record_outcome(
     background: BackgroundTasks,
 ) -> RequestRead:
     """For what the pod's events did not tell (a rider who never came)."""
-    view, changes = await service.finish_request(
+    return await _finish(
         session,
-        _hot(request),
-        provider_id=_provider(principal),
-        request_id=request_id,
-        to=RequestState(body.state.value),
-        actor=principal.key_id,
-        reason=body.reason,
-        now=datetime.now(UTC),
+        principal,
+        request,
+        background,
+        request_id,
+        RequestState(body.state.value),
+        body.reason,
     )
-    _sent(request, background, changes)
-    return _read(view)
 
 
 @router.get(

@@ -66,6 +66,7 @@ from fleet.rebalancing.routes import (
     finish,
     graph_of,
     legs_of,
+    repaired,
     split_deficits,
     start_leg,
     visits_of,
@@ -540,25 +541,11 @@ class _Search:
             length = int(self.rng.integers(1, RUIN_LENGTH + 1))
             first = max(0, i - int(self.rng.integers(length)))
             visits = routes[van].visits
-            kept = _repaired(self.graph, van, visits[:first] + visits[first + length :])
+            kept = repaired(self.graph, van, visits[:first] + visits[first + length :])
             ruined[van] = self.route(van, kept)
             if len(done) == wanted:
                 break
         return ruined
-
-
-def _repaired(graph: Graph, van: int, visits: Sequence[Visit]) -> list[Visit]:
-    """The visits a van can still make in this order, those it no longer can skipped."""
-    kept, leg = [], start_leg(graph, van)
-    for visit in visits:
-        nxt = extend(graph, van, leg, visit)
-        if nxt is not None:
-            kept.append(visit)
-            leg = nxt
-    if kept and finish(graph, van, leg) is None:
-        # Only where travel breaks the triangle inequality can a shortcut take longer.
-        return _repaired(graph, van, kept[:-1])
-    return kept
 
 
 def _ruin_and_recreate(graph: Graph, start: Sequences, deadline: float) -> Sequences:

@@ -347,3 +347,17 @@ def _site_stop(graph: Graph, visits: list[Visit], depart: int, board: _OnBoard) 
 
 def _kind(site: Site) -> StopKind:
     return "dropoff" if site.surplus < 0 else "pickup"
+
+
+def repaired(graph: Graph, van: int, visits: Sequence[Visit]) -> list[Visit]:
+    """The visits a van can still make in this order, those it no longer can skipped."""
+    kept, leg = [], start_leg(graph, van)
+    for visit in visits:
+        nxt = extend(graph, van, leg, visit)
+        if nxt is not None:
+            kept.append(visit)
+            leg = nxt
+    if kept and finish(graph, van, leg) is None:
+        # Only where travel breaks the triangle inequality can a shortcut take longer.
+        return repaired(graph, van, kept[:-1])
+    return kept

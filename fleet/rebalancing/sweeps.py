@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fleet.rebalancing.routes import Graph, Leg, Sequences, Visit, extend, finish, start_leg
+from fleet.rebalancing.routes import (
+    Graph,
+    Sequences,
+    Visit,
+    repaired,
+)
 
 # Pickup sites a sweep considers: the ones its drive would detour least to reach. Measured
 # at city scale: 120 serve 1.2 % less, 250 no more, and each costs time.
@@ -115,7 +120,7 @@ def sweep_sequences(graph: Graph) -> Sequences:
             active.remove(state.van)
         else:
             _commit(sites, state, cycle)
-    return [_feasible(graph, s.van, s.visits) for s in states]
+    return [repaired(graph, s.van, s.visits) for s in states]
 
 
 def _commit(sites: _Sites, state: _VanState, sweep: _Sweep | None) -> None:
@@ -240,26 +245,3 @@ def _subset(sizes: list[int], most: int) -> list[int]:
             if total + size <= most and total + size not in reach:
                 reach[total + size] = [*chosen, i]
     return reach[max(reach)]
-
-
-def _feasible(graph: Graph, van: int, visits: list[Visit]) -> list[Visit]:
-    """The visits the van can make in this order, any it cannot skipped (the sweeps'
-    clocks overestimate, so none is, but the route must hold by the rules themselves)."""
-    kept, leg = [], start_leg(graph, van)
-    for visit in visits:
-        nxt = extend(graph, van, leg, visit)
-        if nxt is not None:
-            kept.append(visit)
-            leg = nxt
-    while kept and finish(graph, van, _leg_after(graph, van, kept)) is None:
-        kept.pop()
-    return kept
-
-
-def _leg_after(graph: Graph, van: int, visits: list[Visit]) -> Leg:
-    leg = start_leg(graph, van)
-    for visit in visits:
-        nxt = extend(graph, van, leg, visit)
-        assert nxt is not None  # a prefix of visits that extended
-        leg = nxt
-    return leg
