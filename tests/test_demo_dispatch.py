@@ -22,6 +22,7 @@ from app.resources import make_engine
 from demo import city
 from demo.simulator.gateway import Credentials
 from demo.simulator.misbehaviour import Rates
+from demo.simulator.report import Report
 from demo.simulator.runner import RunOptions, Scenario, Simulation
 from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.conftest import make_settings
@@ -29,6 +30,7 @@ from tests.processes import ENV, create_key, fleetbed, serving
 from tests.sql import drop_provider
 from tests.test_simulator import GEODATA
 
+RUN_LIMIT_S = 120
 PASSENGERS = next(op for op in city.OPERATORS if op.mode is Mode.PASSENGER_SERVICES)
 
 
@@ -55,9 +57,11 @@ async def yesterdays_partitions() -> None:
         await engine.dispose()
 
 
-async def until_delivered(simulation: Simulation, key: str, stop: asyncio.Event) -> None:
-    """Stop the run once a pod has dropped a rider off."""
-    while not simulation.report.dispatch[key].delivered:  # noqa: ASYNC110
+async def until_delivered(
+    simulation: Simulation, key: str, stop: asyncio.Event, run: "asyncio.Task[Report]"
+) -> None:
+    """Stop the run once a pod has dropped a rider off (or the run ended without one)."""
+    while not simulation.report.dispatch[key].delivered and not run.done():  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     stop.set()
 
@@ -100,9 +104,10 @@ async def test_a_booked_ride_is_routed_to_a_pod_whose_events_deliver_it(
                 bookers={operator.key: manager},
             )
             stop = asyncio.Event()
-            await asyncio.gather(
-                simulation.run(stop), until_delivered(simulation, operator.key, stop)
-            )
+            run = asyncio.create_task(simulation.run(stop))
+            # A run that delivers nothing must fail, not hang the suite.
+            async with asyncio.timeout(RUN_LIMIT_S):
+                await asyncio.gather(run, until_delivered(simulation, operator.key, stop, run))
             delivered = await get(client, "/v1/dispatch/requests?state=delivered", manager)
             [request] = delivered["data"]
             device = request["device_id"]
