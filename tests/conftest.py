@@ -32,7 +32,7 @@ from app.settings import (
 from fleet.tenancy.service import create_key, create_provider
 from telemetry.partitions import PartitionPolicy, maintain_partitions
 from tests.config import MDS_ACCEPT, TEST_DATABASE_URL, TEST_REDIS_URL
-from tests.sql import fetchval
+from tests.sql import fetchval, vacuum
 
 
 def make_settings(**overrides: object) -> Settings:
@@ -66,6 +66,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     A partition made inside a test's rolled-back transaction would be remembered by the
     app's partition cache and then vanish; committed ones keep the cache truthful.
     """
+    # Rolled-back rows stay behind as dead tuples, and a server without autovacuum (as
+    # these machines run) keeps them across runs until every scan wades through them.
+    await vacuum()
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         await maintain_partitions(

@@ -29,6 +29,15 @@ def fetchval(sql: str, *args: Any, database: str | None = None) -> Any:
     return asyncio.run(_run(sql, args, database))
 
 
+async def vacuum() -> None:
+    """Reclaim the test database's dead rows and refresh its statistics."""
+    conn = await asyncpg.connect(_dsn(None))
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
+
+
 # Tables that hold a provider's rows without a foreign key that deletes them with it.
 _UNLINKED = ("telemetry", "events", "alerts", "trips", "tasks", "task_rules", "zones")
 

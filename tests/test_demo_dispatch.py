@@ -83,11 +83,15 @@ async def test_a_booked_ride_is_routed_to_a_pod_whose_events_deliver_it(
     operator = dataclasses.replace(PASSENGERS, key=f"printpod-{provider[:8]}", share=1.0)
     options = RunOptions(
         seed=2,
-        speed=0,
+        # Paced, not as fast as possible: the server plans on its own clock, so the
+        # simulated one must keep to a fixed ratio of it, whatever the machine's load.
+        speed=300,
         # One pod: the server's re-optimiser, moving requests between pods, cannot
         # leave the pod serving a request the server no longer expects it to.
         vehicles=1,
-        duration_s=2 * 3600,
+        # Long enough for a first delivery even when new bookings are pooled before it;
+        # the run stops at that delivery.
+        duration_s=3 * 3600,
         step_s=10,
         trips_per_day=144,  # 6 bookings an hour
         steady=True,
@@ -109,6 +113,7 @@ async def test_a_booked_ride_is_routed_to_a_pod_whose_events_deliver_it(
             async with asyncio.timeout(RUN_LIMIT_S):
                 await asyncio.gather(run, until_delivered(simulation, operator.key, stop, run))
             delivered = await get(client, "/v1/dispatch/requests?state=delivered", manager)
+            assert delivered["data"], simulation.render()
             [request] = delivered["data"]
             device = request["device_id"]
             commands = await get(client, f"/v1/vehicles/{device}/commands?limit=100", manager)
@@ -127,6 +132,9 @@ async def test_a_booked_ride_is_routed_to_a_pod_whose_events_deliver_it(
     ]
     routes = [c for c in commands["commands"] if c["kind"] == "set_route"]
     assert routes, commands
-    # Each route was taken and acked, or superseded by a newer one before it was.
-    assert {c["state"] for c in routes} <= {"done", "expired"}, routes
+    # Each route was taken and acked, or superseded by a newer one before it was; the
+    # newest may still be waiting when the run stops.
+    newest = max(routes, key=lambda c: c["created_at"])
+    assert {c["state"] for c in routes if c is not newest} <= {"done", "expired"}, routes
+    assert newest["state"] in {"done", "pending", "delivered"}, newest
     assert any(s["trip_id"] == request["trip_id"] for c in routes for s in c["params"]["stops"])
