@@ -230,7 +230,7 @@ def create_app(settings: Settings) -> FastAPI:
             interval_s=settings.dispatch.reoptimise_interval_s,
             publish=lambda changes: command_feed.publish(resources.redis, changes),
         )
-        pods = DispatchEvents(hot, lambda: resources.redis, app.state.dispatch.soon)
+        pods = DispatchEvents(hot, app.state.dispatch.announce)
         app.state.event_ingest = EventIngest(
             directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers, pods
         )

@@ -4,18 +4,12 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.processes import FLEETBED
+from tests.processes import fleetbed
 from tests.unit.test_brp import PUBLISHED_OPTIMA, TEXT, TEXT_OPTIMUM, brp_file
 
 
 def solve_brp(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [FLEETBED, "rebalance", "solve-brp", str(path), *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return fleetbed("rebalance", "solve-brp", str(path), *extra)
 
 
 def test_an_instance_is_answered_with_one_json_line(tmp_path: Path) -> None:

@@ -6,19 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import FLEETBED
+from tests.processes import fleetbed
 from tests.unit.test_brp import benchmarks_dir
 from tests.unit.test_dispatch_darp import BEST_KNOWN, TINY
 
 
 def solve_darp(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [FLEETBED, "dispatch", "solve-darp", str(path), *extra],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return fleetbed("dispatch", "solve-darp", str(path), *extra)
 
 
 def test_an_instance_is_answered_with_one_json_line(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from app.core.auth import Principal, Scope
 from app.core.bounded import QueryText
 from app.core.errors import InvalidInput, NotFound
 from app.deps import SessionDep, require
-from fleet.commands import feed
 from fleet.commands.service import Change
 from fleet.dispatch import service
 from fleet.dispatch.models import DispatchRequest
@@ -56,10 +55,10 @@ def _hot(request: Request) -> HotState:
 
 
 def _sent(request: Request, background: BackgroundTasks, changes: list[Change]) -> None:
-    """Wake the pods' gateways once the transaction has committed, and ask for a re-plan."""
-    background.add_task(feed.publish, request.app.state.resources.redis, changes)
+    """Once the transaction has committed: wake the pods' gateways and ask for a re-plan
+    (asked before the commit, the round could read the schedules without the change)."""
     reoptimiser: Reoptimiser = request.app.state.dispatch
-    reoptimiser.soon()
+    background.add_task(reoptimiser.announce, changes)
 
 
 def _read(view: RequestView) -> RequestRead:

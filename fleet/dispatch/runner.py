@@ -53,6 +53,12 @@ class Reoptimiser:
         """Ask for a round now (after a booking, a cancellation, an event)."""
         self._wake.set()
 
+    async def announce(self, changes: Sequence[Change]) -> None:
+        """After a committed change: wake the pods' gateways for their new routes, and
+        ask for a round (which then reads what was committed)."""
+        await self.publish(changes)
+        self.soon()
+
     async def step(self) -> None:
         """Wait for a request or the interval, then re-plan every provider with work."""
         with contextlib.suppress(TimeoutError):

@@ -8,7 +8,7 @@ transaction, so two bookings never plan against the same stale schedules.
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from fleet.dispatch.model import (
     Refusal,
     Request,
     Schedule,
+    ScheduledStop,
     StopKind,
     Window,
 )
@@ -97,7 +98,6 @@ class Fleet:
     pods: list[PodView]
     requests: dict[uuid.UUID, DispatchRequest]
     schedules: dict[uuid.UUID, PodSchedule]
-    changes: list[CommandChange] = field(default_factory=list)
 
     def pod(self, device_id: uuid.UUID) -> PodView | None:
         """The pod with this device id, if the provider has it."""
@@ -327,7 +327,7 @@ def problem_of(fleet: Fleet) -> Problem:
 
 
 def _stop_json(
-    fleet: Fleet, stop: Any, request: Request, trip_id: uuid.UUID | None
+    fleet: Fleet, stop: ScheduledStop, request: Request, trip_id: uuid.UUID | None
 ) -> dict[str, Any]:
     clock = fleet.clock
     window = request.pickup_window if stop.kind == StopKind.PICKUP else request.dropoff_window

@@ -2,15 +2,13 @@
 transaction; the pods' new schedules are announced after the commit."""
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Mode
-from fleet.commands import feed
 from fleet.commands.service import Change
 from fleet.dispatch.pods import DISPATCHABLE_MODES
 from fleet.dispatch.service import on_events
@@ -23,9 +21,8 @@ class DispatchEvents:
     """Requests followed through their pods' MDS events."""
 
     hot: HotState
-    redis: Callable[[], Redis]
-    # Asks the re-optimiser for a round once requests left their pods.
-    replan: Callable[[], None]
+    # Sends the new routes and asks the re-optimiser for a round (Reoptimiser.announce).
+    announce: Callable[[Sequence[Change]], Awaitable[None]]
 
     async def on_events(
         self,
@@ -43,7 +40,6 @@ class DispatchEvents:
         )
 
     async def publish(self, changes: Sequence[Change]) -> None:
-        """Wake the pods' gateways for their new routes."""
+        """Wake the pods' gateways for their new routes, once committed."""
         if changes:
-            await feed.publish(self.redis(), changes)
-            self.replan()
+            await self.announce(changes)
