@@ -450,6 +450,31 @@ async def test_cancelling_drops_the_stops_and_sends_the_pod_a_new_route(
     assert again.json()["allowed"] == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("cancel", {"reason": "nul\u0000inside"}),
+        ("cancel", {"reason": "x" * 201}),
+        ("outcome", {"state": "failed", "reason": "nul\u0000inside"}),
+    ],
+)
+async def test_a_bad_reason_is_422_and_leaves_the_request_as_it_was(
+    client: AsyncClient,
+    tenant: TenantFactory,
+    session: AsyncSession,
+    redis: Redis,
+    path: str,
+    body: dict[str, Any],
+) -> None:
+    manager, _ = await pods(tenant, session, redis)
+    booked = (await client.post("/v1/dispatch/requests", headers=auth(manager), json=ride())).json()
+    url = f"/v1/dispatch/requests/{booked['request_id']}"
+    response = await client.post(f"{url}/{path}", headers=auth(manager), json=body)
+    assert response.status_code == 422, response.text
+    assert "reason" in response.json()["detail"]
+    assert (await client.get(url, headers=auth(manager))).json() == booked
+
+
 async def test_operators_record_no_shows_and_dispatchers_may_not(
     client: AsyncClient, tenant: TenantFactory, session: AsyncSession, redis: Redis
 ) -> None:

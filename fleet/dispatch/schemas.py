@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.core.bounded import UtcDateTime
+from app.core.bounded import SafeStr, UtcDateTime
 from fleet.dispatch.states import RequestState
 from fleet.rebalancing.schemas import Position
 
@@ -151,7 +151,7 @@ class CancelBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=200)
+    reason: SafeStr | None = Field(default=None, max_length=200)
 
 
 class OutcomeState(StrEnum):
@@ -168,7 +168,7 @@ class OutcomeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: OutcomeState
-    reason: str | None = Field(default=None, max_length=200)
+    reason: SafeStr | None = Field(default=None, max_length=200)
 
 
 class Capacity(BaseModel):
