@@ -29,6 +29,7 @@ from app.routers import (
     compliance,
     dispatch,
     exports,
+    gbfs,
     health,
     mds_agency,
     mds_geography,
@@ -49,6 +50,8 @@ from fleet.commands import feed as command_feed
 from fleet.commands.delivery import CommandDelivery
 from fleet.commands.mqtt import MqttCommands
 from fleet.dispatch.runner import Reoptimiser
+from fleet.gbfs.publisher import GbfsPublisher
+from fleet.gbfs.service import Defaults
 from fleet.ingest.dispatch import DispatchEvents
 from fleet.ingest.events import EventIngest
 from fleet.ingest.live import LiveFeed
@@ -235,6 +238,18 @@ def create_app(settings: Settings) -> FastAPI:
             directory, live, rules, ingest_metrics.count_event_sentinels, share, triggers, pods
         )
         app.state.trip_ingest = TripIngest(directory, rules, share)
+        app.state.gbfs = GbfsPublisher(
+            sessions=lambda: resources.sessionmaker,
+            hot=hot,
+            zones=registry,
+            defaults=Defaults(
+                languages=tuple(settings.gbfs.languages),
+                feed_contact_email=settings.gbfs.feed_contact_email,
+                timezone=settings.city_timezone,
+            ),
+            stale_after_s=settings.gbfs.stale_after_s,
+            alert_recent_s=settings.gbfs.alert_recent_s,
+        )
         delivery = CommandDelivery(
             sessions=lambda: resources.sessionmaker,
             redis=resources.redis,
@@ -290,6 +305,7 @@ def create_app(settings: Settings) -> FastAPI:
         tasks,
         rebalancing,
         dispatch,
+        gbfs,
     ):
         app.include_router(module.router)
     app.include_router(policies.mds)

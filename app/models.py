@@ -10,6 +10,7 @@ from fleet.dispatch.models import (
     PodSchedule,
 )
 from fleet.events.models import VehicleEvent
+from fleet.gbfs.models import GbfsSystem
 from fleet.rebalancing.models import RebalancingPlan
 from fleet.reporting.models import AuditEntry
 from fleet.tasks.models import Task, TaskChange, TaskRuleRecord
@@ -30,6 +31,7 @@ __all__ = [
     "DispatchRequest",
     "DispatchRequestChange",
     "DispatchSettingsRecord",
+    "GbfsSystem",
     "PodSchedule",
     "PolicyRecord",
     "Provider",

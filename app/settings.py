@@ -304,6 +304,38 @@ class DispatchSettings(BaseModel):
     )
 
 
+class GbfsSettings(BaseModel):
+    """The public GBFS 3.0 feeds (per system texts: /v1/gbfs/system)."""
+
+    base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s?#]+[^/\s?#]$",
+        description="Public root the feeds' URLs start with (e.g. https://data.example.org); "
+        "the request's own when unset.",
+    )
+    languages: list[str] = Field(
+        default=["sv", "en"],
+        min_length=1,
+        description="Languages of a system's texts until its operator sets them.",
+    )
+    feed_contact_email: str = Field(
+        default="gbfs@fleetbed.invalid",
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Where feed consumers report problems, until an operator sets its own.",
+    )
+    stale_after_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="A vehicle not heard of for longer is not listed as rentable.",
+    )
+    alert_recent_s: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="A closure zone is announced in system_alerts this long after it took "
+        "effect (and before, from its publication).",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration of a fleetbed process."""
 
@@ -339,4 +371,5 @@ class Settings(BaseSettings):
     commands: CommandSettings = CommandSettings()
     rebalancing: RebalancingSettings = RebalancingSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    gbfs: GbfsSettings = GbfsSettings()
     mqtt: MqttSettings = MqttSettings()

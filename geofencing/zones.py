@@ -49,6 +49,8 @@ class CompiledZone:
     effective_at: datetime
     geometry: MultiPolygon
     cover: Cover
+    # The same across a zone's versions (public feeds name a zone by it).
+    lineage_id: uuid.UUID | None = None
 
 
 def zone_rule(zone: Zone) -> ZoneRule:
@@ -286,6 +288,7 @@ def compile_stored(zone: Zone, interior: list[int], boundary: list[int]) -> Comp
             interior=np.array(interior, dtype=np.uint64),
             boundary=np.array(boundary, dtype=np.uint64),
         ),
+        lineage_id=zone.lineage_id,
     )
 
 

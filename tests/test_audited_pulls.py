@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Role
+from fleet.gbfs.publisher import FILES as GBFS_FILES
 from fleet.reporting.models import AuditEntry
 from tests.conftest import Tenant, TenantFactory
 from tests.payloads import event, now_ms, point, trip, vehicle
@@ -319,6 +320,13 @@ NOT_AUDITED: dict[str, str] = {
     "GET /v1/dispatch/pods/{device_id}/schedule": "an operator's own pod",
     "GET /v1/dispatch/settings": "an operator's own settings",
     "PUT /v1/dispatch/settings": "an operator's own settings, kept with their author",
+    "GET /gbfs/manifest.json": "public GBFS: no credentials, no trip, no rider",
+    **{
+        f"GET /gbfs/{{system_id}}/{name}.json": "public GBFS: no credentials, no trip, no rider"
+        for name in GBFS_FILES
+    },
+    "GET /v1/gbfs/system": "an operator's own settings",
+    "PUT /v1/gbfs/system": "an operator's own settings, kept with their author",
 }
 
 

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient, Response
 
 from app.core.auth import Mode, Role
+from fleet.gbfs.publisher import FILES as GBFS_FILES
 from tests.conftest import Tenant, TenantFactory
 from tests.payloads import event, metrics_query, now_ms, point, trip, vehicle
 from tests.policies import policy
@@ -57,6 +58,8 @@ class Owned:
     plan_id: str
     # A ride booked with A's pod operator (a provider of A's in the passenger-services mode).
     request_id: str
+    # A's public GBFS system.
+    system_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -275,6 +278,11 @@ MATRIX: dict[str, Calls] = {
     "GET /v1/dispatch/pods/{device_id}/schedule": _none,
     "GET /v1/dispatch/settings": _none,
     "PUT /v1/dispatch/settings": lambda a, b: [Call(json={"seats": 1})],
+    # Public feeds: B may read A's, which must hold no id of A's records.
+    "GET /gbfs/manifest.json": _none,
+    **{f"GET /gbfs/{{system_id}}/{name}.json": _none for name in GBFS_FILES},
+    "GET /v1/gbfs/system": _none,
+    "PUT /v1/gbfs/system": lambda a, b: [Call(json={"opening_hours": "Mo-Fr 06:00-22:00"})],
     "POST /v1/gateway/commands/{command_id}/ack": lambda a, b: [
         Call(json={"status": "done"}),
         Call(json={"status": "rejected"}),
@@ -330,6 +338,7 @@ def path_of(route: str, a: Owned) -> str:
         "command_id": a.command_id,
         "plan_id": a.plan_id,
         "request_id": a.request_id,
+        "system_id": a.system_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -430,6 +439,7 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         command_id=command["command_id"],
         plan_id=plan["plan_id"],
         request_id=request_id,
+        system_id=(await _ok(client, manager, "GET", "/v1/gbfs/system", None))["system_id"],
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],

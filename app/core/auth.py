@@ -42,6 +42,8 @@ class Scope(StrEnum):
     DISPATCH_READ = "dispatch:read"
     DISPATCH_BOOK = "dispatch:book"
     DISPATCH_MANAGE = "dispatch:manage"
+    # The operator's public GBFS system: its texts, prices, deep links and ttls.
+    GBFS_MANAGE = "gbfs:manage"
 
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
@@ -61,6 +63,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.DISPATCH_READ,
             Scope.DISPATCH_BOOK,
             Scope.DISPATCH_MANAGE,
+            Scope.GBFS_MANAGE,
         }
     ),
     Role.FIELD_AGENT: frozenset(

@@ -12,6 +12,7 @@ from app.core.auth import Mode
 from app.core.mstime import from_ms, sql_ms
 from fleet.events.latest import last_event_sql
 from fleet.events.models import VehicleEvent
+from fleet.events.rentals import newest_trip_ms
 from fleet.events.schema import Event, event_schema
 from fleet.events.state_machines import STATE_MACHINES, StateMachine
 from fleet.ingest.common import PostedBatch, newest_per_device, parse_or_reject, reject_unregistered
@@ -73,9 +74,11 @@ def anomalies(
 
 
 def newest_states(events: Sequence[Event], infos: dict[str, DeviceInfo]) -> list[StateUpdate]:
-    """The newest event of each device in the batch (later arrival wins a tie)."""
+    """The newest event of each device in the batch (later arrival wins a tie), with the
+    newest of its events that pertain to a trip."""
+    trips = newest_trip_ms(events)
     return [
-        StateUpdate(d, e["timestamp"], e["vehicle_state"], infos[d].vehicle_type)
+        StateUpdate(d, e["timestamp"], e["vehicle_state"], infos[d].vehicle_type, trips.get(d))
         for d, e in newest_per_device(events, later_wins_ties=True).items()
     ]
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.mstime import sql_ms
 from fleet.events.latest import last_event_sql
+from fleet.events.rentals import PERTAINS_TO_TRIP_SQL
 from fleet.tenancy.models import Provider
 from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
 from telemetry.quality import known
@@ -16,12 +17,19 @@ _LAST_STATE = last_event_sql(
     provider="v.provider_id",
     device="v.device_id",
 )
-# Per registered vehicle: its newest point and its newest event (ties: later arrival).
+_LAST_TRIP = last_event_sql(
+    f"{sql_ms('occurred_at')} AS ts_ms",
+    provider="v.provider_id",
+    device="v.device_id",
+    only_if=PERTAINS_TO_TRIP_SQL,
+)
+# Per registered vehicle: its newest point, its newest event (ties: later arrival) and
+# its newest event pertaining to a trip.
 _LATEST = text(
     f"""
     SELECT v.device_id, v.vehicle_type,
            t.ts_ms, t.lat, t.lng, t.battery_percent, t.speed,
-           e.ts_ms AS state_ts_ms, e.vehicle_state
+           e.ts_ms AS state_ts_ms, e.vehicle_state, trip.ts_ms AS trip_ts_ms
     FROM vehicles v
     LEFT JOIN LATERAL (
         SELECT {sql_ms("recorded_at")} AS ts_ms,
@@ -30,6 +38,7 @@ _LATEST = text(
         ORDER BY recorded_at DESC LIMIT 1
     ) t ON true
     LEFT JOIN LATERAL ({_LAST_STATE}) e ON true
+    LEFT JOIN LATERAL ({_LAST_TRIP}) trip ON true
     WHERE v.provider_id = :provider_id
     """  # noqa: S608 (constants only)
 )
@@ -52,7 +61,7 @@ async def rebuild_provider(session: AsyncSession, hot: HotState, *, provider_id:
         if r.ts_ms is not None
     ]
     states = [
-        StateUpdate(str(r.device_id), r.state_ts_ms, r.vehicle_state, r.vehicle_type)
+        StateUpdate(str(r.device_id), r.state_ts_ms, r.vehicle_state, r.vehicle_type, r.trip_ts_ms)
         for r in rows
         if r.state_ts_ms is not None
     ]

@@ -66,18 +66,21 @@ return applied
 """
 )
 
-# A row: device, state_ts_ms, state, vtype. Ties go to the later arrival.
+# A row: device, state_ts_ms, state, vtype, trip_ts_ms|''. Ties go to the later arrival.
 STATES = (
     _PRELUDE
     + """
 local applied = 0
 for _, r in ipairs(rows) do
   local key, ts = prefix .. r[1], tonumber(r[2])
-  local cur = redis.call('HMGET', key, 'sts', 'st', 'c8', 'c9', 'vt')
+  local cur = redis.call('HMGET', key, 'sts', 'st', 'c8', 'c9', 'vt', 'trip')
   if not cur[1] or ts >= tonumber(cur[1]) then
     redis.call('HSET', key, 'sts', r[2], 'st', r[3], 'vt', r[4])
     recount({cur[2], cur[3], cur[4], cur[5]}, {r[3], cur[3], cur[4], r[4]})
     applied = applied + 1
+  end
+  if r[5] ~= '' and (not cur[6] or tonumber(r[5]) > tonumber(cur[6])) then
+    redis.call('HSET', key, 'trip', r[5])
   end
 end
 return applied

@@ -30,12 +30,13 @@ class PositionUpdate(NamedTuple):
 
 
 class StateUpdate(NamedTuple):
-    """A vehicle's state as of an event."""
+    """A vehicle's state as of an event, and the newest time it was known on a trip."""
 
     device_id: str
     ts_ms: int
     state: str
     vehicle_type: str
+    trip_ts_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,15 @@ class LiveVehicle:
     state_ts_ms: int | None
     vehicle_type: str | None
     cell8: int | None
+    # The newest event pertaining to a trip: public ids rotate when it changes.
+    trip_ts_ms: int | None = None
 
 
-_FIELDS = ("lat", "lng", "ts", "bat", "spd", "st", "sts", "vt", "c8")
+_FIELDS = ("lat", "lng", "ts", "bat", "spd", "st", "sts", "vt", "c8", "trip")
 
 
 def _live(device_id: str, values: Sequence[bytes | None]) -> LiveVehicle | None:
-    lat, lng, ts, bat, spd, st, sts, vt, c8 = values
+    lat, lng, ts, bat, spd, st, sts, vt, c8, trip = values
     if all(v is None for v in values):
         return None
     return LiveVehicle(
@@ -72,6 +75,7 @@ def _live(device_id: str, values: Sequence[bytes | None]) -> LiveVehicle | None:
         state_ts_ms=int(sts) if sts is not None else None,
         vehicle_type=vt.decode() if vt is not None else None,
         cell8=int(c8) if c8 is not None else None,
+        trip_ts_ms=int(trip) if trip is not None else None,
     )
 
 
@@ -121,8 +125,18 @@ class HotState:
     async def apply_states(
         self, provider_id: uuid.UUID | str, updates: Sequence[StateUpdate]
     ) -> int:
-        """Set vehicles' states when the event is not older than the known one."""
-        rows = [[u.device_id, str(u.ts_ms), u.state, u.vehicle_type] for u in updates]
+        """Set vehicles' states when the event is not older than the known one; a trip
+        time moves forward whatever the state's age (a late trip still happened)."""
+        rows = [
+            [
+                u.device_id,
+                str(u.ts_ms),
+                u.state,
+                u.vehicle_type,
+                "" if u.trip_ts_ms is None else str(u.trip_ts_ms),
+            ]
+            for u in updates
+        ]
         return await self._apply(self._states, provider_id, rows)
 
     async def tracks_due(
