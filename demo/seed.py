@@ -26,6 +26,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.mstime import from_ms, to_ms
 from demo.city import OPERATORS, ZONES, DemoZone, Operator, demo_id, service_area_ring
 from demo.fleet_plan import PlannedVehicle, plan_fleet
+from demo.gbfs import ensure_gbfs
 from demo.history import SEEDED, HistoryOptions, PastTrip, history_window, past_trips
 from demo.keys_file import CityKeys, DemoKeys, OperatorKeys
 from demo.simulator.runner import Scenario
@@ -511,4 +512,5 @@ async def seed_demo(
     await _ensure_history(
         session, plan, geodata=geodata, options=history, now=now, tally=outcome.trips
     )
+    await ensure_gbfs(session, now=now)
     return outcome

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, mapping
+from shapely.geometry import MultiPolygon
 
 from app.core.mstime import from_ms
+from fleet.gbfs.geofencing import published_area
 from fleet.gbfs.ids import public_vehicle_id
 from fleet.gbfs.schemas import VEHICLE_ID_PLACEHOLDER, GbfsSystemBody, LocalizedText
 from fleet.gbfs.vehicle_types import (
@@ -266,11 +267,6 @@ def vehicle_status_data(items: Sequence[Parked], system: SystemView) -> dict[str
     return {"vehicles": vehicles}
 
 
-def _area(geometry: MultiPolygon) -> dict[str, Any]:
-    shape = mapping(shapely.set_precision(geometry, 10**-DECIMALS))
-    return {"type": "MultiPolygon", "coordinates": shape["coordinates"]}
-
-
 def station_information_data(hubs: Sequence[Hub], system: SystemView) -> dict[str, Any]:
     """station_information.json: the parking hubs as virtual stations with their areas."""
     stations = []
@@ -282,7 +278,7 @@ def station_information_data(hubs: Sequence[Hub], system: SystemView) -> dict[st
             "lat": round(point.y, DECIMALS),
             "lon": round(point.x, DECIMALS),
             "is_virtual_station": True,
-            "station_area": _area(hub.geometry),
+            "station_area": published_area(hub.geometry),
         }
         if hub.region_id is not None:
             station["region_id"] = hub.region_id

@@ -90,34 +90,53 @@ class _Types:
 
     mds: Mapping[_Type, frozenset[str]]
     hub_bound: frozenset[_Type]
+    # Where each type's service areas in force are (types without any have none): outside
+    # them it may only pass through.
+    service_areas: Mapping[_Type, Any]
+
+    @property
+    def fenced(self) -> frozenset[_Type]:
+        """The types a service area in force binds."""
+        return frozenset(self.service_areas)
 
     def binds(self, zone: FenceZone, gbfs_type: _Type) -> bool:
         """Whether `zone`'s rule binds vehicles of `gbfs_type`."""
         return _binds(zone, self.mds[gbfs_type])
 
-    def rules(self, zones: Sequence[FenceZone]) -> list[dict[str, Any]]:
-        """The Rule objects where all `zones` apply, for each type one of them binds."""
+    def rules(self, zones: Sequence[FenceZone], area: Any) -> list[dict[str, Any]]:
+        """The Rule objects where all `zones` apply (over `area`), for each type one of
+        them binds."""
         by_type = {}
         for gbfs_type in self.mds:
             binding = [z for z in zones if self.binds(z, gbfs_type)]
             if binding:
-                by_type[gbfs_type] = _combined(binding, gbfs_type in self.hub_bound)
+                rule = _combined(binding, gbfs_type in self.hub_bound)
+                # A feature takes precedence over the global rules: where it reaches out of
+                # the type's service areas it must keep what they forbid there.
+                if self._leaves_service_areas(gbfs_type, binding, area):
+                    rule = replace(rule, start=False, end=False)
+                by_type[gbfs_type] = rule
         return self.grouped(by_type)
 
-    def global_rules(self, zones: Sequence[FenceZone]) -> list[dict[str, Any]]:
+    def _leaves_service_areas(
+        self, gbfs_type: _Type, zones: Sequence[FenceZone], area: Any
+    ) -> bool:
+        if gbfs_type not in self.fenced or any(z.kind is ZoneKind.SERVICE_AREA for z in zones):
+            return False
+        outside = shapely.difference(area, self.service_areas[gbfs_type], grid_size=_GRID)
+        return bool(shapely.area(outside) > 0)
+
+    def global_rules(self) -> list[dict[str, Any]]:
         """The Rule objects outside every zone."""
-        by_type = {}
-        for gbfs_type in self.mds:
-            # Outside every service area that binds the type it may only pass through.
-            fenced = any(
-                z.kind is ZoneKind.SERVICE_AREA and self.binds(z, gbfs_type) for z in zones
-            )
-            by_type[gbfs_type] = _Rule(
-                start=not fenced,
-                end=not fenced,
+        by_type = {
+            gbfs_type: _Rule(
+                start=gbfs_type not in self.fenced,
+                end=gbfs_type not in self.fenced,
                 through=True,
                 station=gbfs_type in self.hub_bound,
             )
+            for gbfs_type in self.mds
+        }
         return self.grouped(by_type)
 
     def grouped(self, by_type: Mapping[_Type, _Rule]) -> list[dict[str, Any]]:
@@ -135,9 +154,12 @@ def geofencing_data(
     zones: Sequence[FenceZone],
     type_ids: Mapping[str, Sequence[str]],
     languages: Sequence[str],
+    *,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """{"geofencing_zones": FeatureCollection, "global_rules": [...]}"""
-    types = _types(zones, type_ids)
+    """{"geofencing_zones": FeatureCollection, "global_rules": [...]}; the global rules
+    (which carry no times) follow the zones in force at `now` (all zones when None)."""
+    types = _types([z for z in zones if now is None or _in_force(z, now, now)], type_ids)
     published = sorted(
         (
             z
@@ -149,17 +171,17 @@ def geofencing_data(
         key=lambda z: (_KIND_ORDER.index(z.kind), z.name, z.zone_id),
     )
     features = [
-        _feature(area, [z.name for z in active], types.rules(active), (start, end), languages)
+        _feature(area, [z.name for z in active], types.rules(active, area), (start, end), languages)
         for together, area in _overlaps(published)
         for start, end, active in _periods(together)
     ]
     features += [
-        _feature(z.geometry, [z.name], types.rules([z]), (z.start, z.end), languages)
+        _feature(z.geometry, [z.name], types.rules([z], z.geometry), (z.start, z.end), languages)
         for z in published
     ]
     return {
         "geofencing_zones": {"type": "FeatureCollection", "features": features},
-        "global_rules": types.global_rules(zones),
+        "global_rules": types.global_rules(),
     }
 
 
@@ -177,7 +199,18 @@ def _types(zones: Sequence[FenceZone], type_ids: Mapping[str, Sequence[str]]) ->
         for t, of_mds in ordered.items()
         if any(_mandatory_hub(z) and _binds(z, of_mds) for z in zones)
     )
-    return _Types(ordered, hub_bound)
+    service_areas = {
+        t: shapely.union_all(areas, grid_size=_GRID)
+        for t, of_mds in ordered.items()
+        if (
+            areas := [
+                shapely.set_precision(z.geometry, _GRID)
+                for z in zones
+                if z.kind is ZoneKind.SERVICE_AREA and _binds(z, of_mds)
+            ]
+        )
+    }
+    return _Types(ordered, hub_bound, service_areas)
 
 
 def _binds(zone: FenceZone, mds_types: frozenset[str]) -> bool:
@@ -263,6 +296,12 @@ def _feature(
         properties["end"] = _rfc3339(end)
     properties["rules"] = rules
     return {"type": "Feature", "geometry": _multipolygon(geometry), "properties": properties}
+
+
+def published_area(geometry: Any) -> dict[str, Any]:
+    """A polygonal geometry as GBFS publishes areas: a GeoJSON MultiPolygon on the 6-decimal
+    grid with RFC 7946 ring orientation."""
+    return _multipolygon(shapely.set_precision(geometry, _GRID))
 
 
 def _multipolygon(geometry: Any) -> dict[str, Any]:

@@ -152,7 +152,8 @@ class GbfsPublisher:
     ) -> dict[str, Any]:
         kinds = await fleet_types(session, provider_id=uuid.UUID(system.provider_id))
         by_mds = type_ids_by_mds(list(set(kinds.values())))
-        return geofencing_data(self._zones(system, now).fences(), by_mds, system.languages)
+        fences = self._zones(system, now).fences()
+        return geofencing_data(fences, by_mds, system.languages, now=now)
 
     async def _regions(
         self, session: AsyncSession, system: SystemView, base_url: str, now: datetime

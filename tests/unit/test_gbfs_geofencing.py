@@ -2,11 +2,9 @@
 
 import json
 import math
-import os
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,13 +13,12 @@ import pytest
 import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft7Validator
 from shapely.geometry import LinearRing, MultiPolygon, Point, Polygon, box, shape
 
 from fleet.gbfs.geofencing import FenceZone, geofencing_data
 from geofencing.rules import ParkingMode, ZoneKind
+from tests.gbfs_schemas import assert_gbfs_valid
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TYPE_IDS = {"scooter": ["scooter-pro", "scooter-std"], "bicycle": ["bike"], "moped": ["moped"]}
 MDS_OF = {t: mds for mds, ids in TYPE_IDS.items() for t in ids}
 ALL_TYPES = sorted(MDS_OF)
@@ -108,10 +105,7 @@ class Reader:
         self, lng: np.ndarray, lat: np.ndarray, gbfs_type: str, at: datetime
     ) -> list[dict[str, Any]]:
         inside = [shapely.contains_xy(s, lng, lat) for s in self.shapes]
-        found = []
-        for i in range(len(lng)):
-            found.append(self._at(i, inside, gbfs_type, at))
-        return found
+        return [self._at(i, inside, gbfs_type, at) for i in range(len(lng))]
 
     def _at(self, i: int, inside: list[Any], gbfs_type: str, at: datetime) -> dict[str, Any]:
         for feature, covers in zip(features(self.data), inside, strict=True):
@@ -132,7 +126,9 @@ def mandatory_hub(z: FenceZone) -> bool:
     return z.kind is K.PARKING and z.parking is ParkingMode.MANDATORY
 
 
-def enforced(zones: Sequence[FenceZone], point: Point, gbfs_type: str, at: datetime) -> dict:
+def enforced(
+    zones: Sequence[FenceZone], point: Point, gbfs_type: str, at: datetime
+) -> dict[str, Any]:
     """fleetbed: every zone in force here that binds the type applies; outside them all,
     no start or end outside a service area; only hubs to park at when a mandatory hub binds.
 
@@ -140,6 +136,8 @@ def enforced(zones: Sequence[FenceZone], point: Point, gbfs_type: str, at: datet
     global rules have none in GBFS."""
     bound = [z for z in zones if z.kind is not K.DISTRICT and binds(z, gbfs_type)]
     here = [z for z in bound if z.geometry.contains(point) and in_force(z.start, z.end, at)]
+    areas = [z for z in bound if z.kind is K.SERVICE_AREA]
+    outside = bool(areas) and not any(z.geometry.contains(point) for z in areas)
     if here:
         allows = [ALLOWS[z.kind] for z in here]
         rule: dict[str, Any] = {
@@ -150,9 +148,10 @@ def enforced(zones: Sequence[FenceZone], point: Point, gbfs_type: str, at: datet
         limits = [z.max_speed_kph for z in here if z.kind is K.SLOW and z.max_speed_kph is not None]
         if limits:
             rule["maximum_speed_kph"] = min(limits)
+        if outside:  # no zone lifts the service areas' fence
+            rule["ride_start_allowed"] = rule["ride_end_allowed"] = False
     else:
-        fenced = any(z.kind is K.SERVICE_AREA for z in bound)
-        rule = dict(FENCED if fenced else ALLOWED)
+        rule = dict(FENCED if areas else ALLOWED)
     if any(mandatory_hub(z) for z in bound) and not any(mandatory_hub(z) for z in here):
         rule["station_parking"] = True
     return rule
@@ -162,8 +161,10 @@ def assert_resolves_as_enforced(
     zones: Sequence[FenceZone], data: dict[str, Any], at: datetime, steps: int
 ) -> list[Point]:
     """Every grid point off the zones' boundaries resolves, for every type, as enforced."""
-    lng, lat = np.meshgrid(np.linspace(12.687, 12.722, steps), np.linspace(56.027, 56.062, steps))
-    lng, lat = lng.ravel(), lat.ravel()
+    grid_lng, grid_lat = np.meshgrid(
+        np.linspace(12.687, 12.722, steps), np.linspace(56.027, 56.062, steps)
+    )
+    lng, lat = grid_lng.ravel(), grid_lat.ravel()
     edges = shapely.union_all([z.geometry.boundary for z in zones])
     away = shapely.distance(edges, shapely.points(lng, lat)) > 1e-6
     lng, lat = lng[away], lat[away]
@@ -292,30 +293,15 @@ def timed() -> list[FenceZone]:
 # --- the official schema -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def schema() -> dict[str, Any]:
-    """The official GBFS 3.0 geofencing_zones.json schema, or skip without the specs."""
-    default = PROJECT_ROOT.parent / "shared" / "specs"
-    path = Path(os.environ.get("FLEETBED_SPECS_DIR", default)) / "gbfs-3.0"
-    if not (path / "geofencing_zones.json").is_file():
-        pytest.skip(f"GBFS 3.0 schemas not found at {path}; set FLEETBED_SPECS_DIR")
-    loaded: dict[str, Any] = json.loads((path / "geofencing_zones.json").read_text())
-    return loaded
-
-
 @pytest.mark.parametrize(
     ("zones", "type_ids"),
     [(city(), TYPE_IDS), (timed(), TYPE_IDS), (city(), {}), ([], TYPE_IDS)],
     ids=["city", "timed", "no-types", "no-zones"],
 )
-def test_feed_is_valid_by_the_official_schema(
-    schema: dict[str, Any], zones: list[FenceZone], type_ids: Any
-) -> None:
+def test_feed_is_valid_by_the_official_schema(zones: list[FenceZone], type_ids: Any) -> None:
     data = build(zones, type_ids)
     feed = {"last_updated": "2026-12-07T10:00:00Z", "ttl": 60, "version": "3.0", "data": data}
-    validator = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(feed)]
-    assert not errors, errors
+    assert_gbfs_valid("geofencing_zones", feed)
     assert_sound_geometry(data)
     assert json.loads(json.dumps(data)) == data
 
@@ -338,7 +324,9 @@ SQUARE = box(12.700, 56.040, 12.705, 56.045)
         (K.RESTRICTED, {}, CLOSED),
     ],
 )
-def test_each_kind_has_its_rules(kind: ZoneKind, extra: dict[str, Any], rule: dict) -> None:
+def test_each_kind_has_its_rules(
+    kind: ZoneKind, extra: dict[str, Any], rule: dict[str, Any]
+) -> None:
     data = build([zone("z", kind, SQUARE, name="Zon", **extra)])
     assert names(data) == ["Zon"]
     assert rules_of(data, "Zon") == [rule]
@@ -533,3 +521,12 @@ def test_overlap_features_are_in_force_only_while_their_zones_are() -> None:
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="no time zone"):
         zone("z", K.SLOW, SQUARE, start=datetime(2026, 12, 7, 10, 0))
+
+
+def test_global_rules_follow_the_service_areas_in_force_now() -> None:
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    later = zone("sa", K.SERVICE_AREA, SQUARE, name="Centrum", start=now + timedelta(days=1))
+    assert geofencing_data([later], TYPE_IDS, ["sv"], now=now)["global_rules"] == [ALLOWED]
+    assert geofencing_data([later], TYPE_IDS, ["sv"], now=now + timedelta(days=2))[
+        "global_rules"
+    ] == [FENCED]
