@@ -19,7 +19,7 @@ SPEED ?= 10
 # Set (e.g. MQTT=mqtt://127.0.0.1:1883) to carry vehicle commands through an MQTT broker.
 MQTT ?=
 
-.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export bench-tasks bench-rebalancing bench-dispatch
+.PHONY: run test bootstrap bootstrap-test lint typecheck openapi clean bench-ingest bench-geofence bench-export bench-tasks bench-rebalancing bench-dispatch bench-gbfs
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "fleetbed needs Python 3.11 or newer")'
@@ -78,3 +78,7 @@ bench-rebalancing: $(STAMP)
 # Pod dispatch: the DARP instances, a replayed booking stream and booking answer times over HTTP (see BENCHMARKS.md).
 bench-dispatch: bootstrap
 	@$(BIN)/python -m bench.dispatch
+
+# GBFS vehicle_status.json of 10,000 vehicles: warm cache against a build per request (see BENCHMARKS.md).
+bench-gbfs: bootstrap
+	@$(BIN)/python -m bench.gbfs

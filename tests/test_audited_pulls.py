@@ -327,6 +327,7 @@ NOT_AUDITED: dict[str, str] = {
     },
     "GET /v1/gbfs/system": "an operator's own settings",
     "PUT /v1/gbfs/system": "an operator's own settings, kept with their author",
+    "GET /v1/gbfs/vehicles/{vehicle_id}": "an operator looking up its own vehicle",
 }
 
 

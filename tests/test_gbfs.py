@@ -360,6 +360,19 @@ async def test_etag_304_and_cache_headers(
         f"/gbfs/{system}/vehicle_status.json", headers={"If-None-Match": '"x"'}
     )
     assert other.status_code == 200
+    # gzip and identity are two representations of one build, each with its own tag.
+    assert first.headers["content-encoding"] == "gzip"
+    assert first.headers["vary"] == "Accept-Encoding"
+    plain = await client.get(
+        f"/gbfs/{system}/vehicle_status.json", headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+    assert plain.content == first.content  # httpx decoded the gzipped one
+    assert plain.headers["etag"] != etag
+    refused = await client.get(
+        f"/gbfs/{system}/vehicle_status.json", headers={"Accept-Encoding": "gzip;q=0"}
+    )
+    assert "content-encoding" not in refused.headers
 
 
 async def test_a_burst_of_readers_costs_one_build(
@@ -513,3 +526,28 @@ async def test_only_operator_managers_set_their_system(
         )
         response = await client.put("/v1/gbfs/system", headers=auth(who), json={})
         assert response.status_code == 403, (role, response.text)
+
+
+async def test_an_operator_maps_a_public_id_back_until_the_next_trip(
+    client: AsyncClient, manager: Tenant, gateway: Tenant, tenant: TenantFactory
+) -> None:
+    (device,) = await register(client, gateway)
+    system = await system_id(client, manager)
+    t = now_ms() - 300_000
+    await place(client, gateway, device, "available", ts=t)
+    (listed,) = (await feed(client, system, "vehicle_status"))["data"]["vehicles"]
+    agent = await tenant(Role.FIELD_AGENT, provider_id=manager.provider_id)
+    path = f"/v1/gbfs/vehicles/{listed['vehicle_id']}"
+    for who in (manager, agent):
+        response = await client.get(path, headers=auth(who))
+        assert response.status_code == 200, response.text
+        assert response.json() == {"vehicle_id": listed["vehicle_id"], "device_id": device}
+    other = await tenant(Role.OPERATOR_MANAGER)
+    assert (await client.get(path, headers=auth(other))).status_code == 404
+    trip = str(uuid.uuid4())
+    await place(client, gateway, device, "on_trip", ts=t + 10_000, trip=trip)
+    await place(client, gateway, device, "available", ts=t + 60_000, trip=trip)
+    assert (await client.get(path, headers=auth(manager))).status_code == 404
+    assert (
+        await client.get("/v1/gbfs/vehicles/bad%20id", headers=auth(manager))
+    ).status_code == 422

@@ -38,6 +38,7 @@ OWNED_PATH_IDS = (
     "command_id",
     "plan_id",
     "request_id",
+    "vehicle_id",
 )
 
 
@@ -58,8 +59,9 @@ class Owned:
     plan_id: str
     # A ride booked with A's pod operator (a provider of A's in the passenger-services mode).
     request_id: str
-    # A's public GBFS system.
+    # A's public GBFS system, and its vehicle's public id there.
     system_id: str
+    public_vehicle_id: str
     key_ids: tuple[str, ...]
     # Ids of A's vehicle, trips, events, telemetry points and alerts.
     records: tuple[str, ...]
@@ -283,6 +285,7 @@ MATRIX: dict[str, Calls] = {
     **{f"GET /gbfs/{{system_id}}/{name}.json": _none for name in GBFS_FILES},
     "GET /v1/gbfs/system": _none,
     "PUT /v1/gbfs/system": lambda a, b: [Call(json={"opening_hours": "Mo-Fr 06:00-22:00"})],
+    "GET /v1/gbfs/vehicles/{vehicle_id}": _none,
     "POST /v1/gateway/commands/{command_id}/ack": lambda a, b: [
         Call(json={"status": "done"}),
         Call(json={"status": "rejected"}),
@@ -339,6 +342,7 @@ def path_of(route: str, a: Owned) -> str:
         "plan_id": a.plan_id,
         "request_id": a.request_id,
         "system_id": a.system_id,
+        "vehicle_id": a.public_vehicle_id,
         "geography_id": a.zone_id,
         "policy_id": a.policy_id,
         "filename": f"{last_month}.csv",
@@ -430,6 +434,10 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
     hour = {"telemetry_time": _hour(datetime.fromtimestamp(past / 1000, UTC))}
     served = await client.get("/mds/provider/telemetry", params=hour, headers=manager.headers)
     assert old_point["telemetry_id"] in served.text, "the hour's feed would not test telemetry"
+    system_id = (await _ok(client, manager, "GET", "/v1/gbfs/system", None))["system_id"]
+    status = await _ok(client, manager, "GET", f"/gbfs/{system_id}/vehicle_status.json", None)
+    listed = status["data"]["vehicles"]
+    assert listed, "A's vehicle is not in its GBFS feed: the matrix would not test public ids"
     return Owned(
         provider_id=str(gateway.provider_id),
         device_id=device,
@@ -439,7 +447,8 @@ async def arrange(client: AsyncClient, tenant: TenantFactory) -> Owned:
         command_id=command["command_id"],
         plan_id=plan["plan_id"],
         request_id=request_id,
-        system_id=(await _ok(client, manager, "GET", "/v1/gbfs/system", None))["system_id"],
+        system_id=system_id,
+        public_vehicle_id=listed[0]["vehicle_id"],
         key_ids=(gateway.key_id, manager.key_id),
         records=(
             registered["vehicle_id"],

@@ -14,12 +14,14 @@ from fleet.gbfs import service
 from fleet.gbfs.cache import CachedFile
 from fleet.gbfs.feeds import SystemView
 from fleet.gbfs.publisher import FILES, GbfsPublisher
-from fleet.gbfs.schemas import GbfsSystemBody, GbfsSystemRead
+from fleet.gbfs.schemas import GbfsSystemBody, GbfsSystemRead, PublicVehicleRead
 
 router = APIRouter(tags=["gbfs"])
 
 SystemId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.@:/_-]{1,64}$")]
 Manager = Annotated[Principal, Depends(require(Scope.GBFS_MANAGE, provider_bound=True))]
+Reader = Annotated[Principal, Depends(require(Scope.FLEET_READ, provider_bound=True))]
+PublicId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.@:/_-]{1,64}$")]
 
 
 def _publisher(request: Request) -> GbfsPublisher:
@@ -32,23 +34,39 @@ def _base_url(request: Request) -> str:
     return configured or str(request.base_url).rstrip("/")
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def _matches(header: str | None, etags: set[str]) -> bool:
     if header is None:
         return False
     tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return "*" in tags or etag in tags
+    return "*" in tags or bool(tags & etags)
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    for part in (header or "").lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() == "gzip":
+            return params.replace(" ", "") not in {"q=0", "q=0.0", "q=0.00", "q=0.000"}
+    return False
 
 
 def _answer(request: Request, file: CachedFile) -> Response:
-    """The file, or 304 when the client holds it; cacheable for what is left of its ttl."""
+    """The file (gzipped when the client takes it, as built once), or 304 when the client
+    holds it; cacheable for what is left of its ttl."""
+    gzipped = _accepts_gzip(request.headers.get("accept-encoding"))
+    # Each encoding is its own representation, with its own entity tag.
+    gzip_tag = f'{file.etag[:-1]}-gzip"'
     headers = {
-        "ETag": file.etag,
+        "ETag": gzip_tag if gzipped else file.etag,
         "Cache-Control": f"public, max-age={file.max_age(time.monotonic())}",
+        "Vary": "Accept-Encoding",
         # Trip planners and maps read the feeds from browsers of any origin.
         "Access-Control-Allow-Origin": "*",
     }
-    if _matches(request.headers.get("if-none-match"), file.etag):
+    if _matches(request.headers.get("if-none-match"), {file.etag, gzip_tag}):
         return Response(status_code=304, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        return Response(file.gzipped, media_type="application/json", headers=headers)
     return Response(file.body, media_type="application/json", headers=headers)
 
 
@@ -144,3 +162,21 @@ async def put_system(
     # Once committed, so that no build in between caches the old settings again.
     background.add_task(publisher.forget, before.system_id, system.system_id)
     return _read(system, request)
+
+
+@router.get(
+    "/v1/gbfs/vehicles/{vehicle_id}",
+    operation_id="v1_gbfs_vehicle",
+    summary="Which of the caller's vehicles a public GBFS vehicle_id stands for",
+    response_model=PublicVehicleRead,
+)
+async def public_vehicle(
+    session: SessionDep, principal: Reader, request: Request, vehicle_id: PublicId
+) -> PublicVehicleRead:
+    """For the operator's own apps (a rental deep link carries the public id): the device,
+    as long as the vehicle has not been rented since; 404 otherwise."""
+    provider_id, _ = principal.acting_for()
+    device_id = await _publisher(request).device_of(
+        session, provider_id=provider_id, vehicle_id=vehicle_id
+    )
+    return PublicVehicleRead(vehicle_id=vehicle_id, device_id=device_id)

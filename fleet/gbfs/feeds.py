@@ -1,5 +1,6 @@
 """The GBFS 3.0 files, built from plain data (pure: no database, no Redis, no clock)."""
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon
 
-from app.core.mstime import from_ms
 from fleet.gbfs.geofencing import published_area
 from fleet.gbfs.ids import public_vehicle_id
 from fleet.gbfs.schemas import VEHICLE_ID_PLACEHOLDER, GbfsSystemBody, LocalizedText
@@ -44,6 +44,12 @@ DECIMALS = 6
 def rfc3339(when: datetime) -> str:
     """An RFC 3339 timestamp to the second, in UTC."""
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def rfc3339_ms(ms: int) -> str:
+    """An RFC 3339 timestamp to the second, in UTC, of milliseconds since the epoch (the
+    hot path of vehicle_status: a third of the cost of going through a datetime)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
 
 
 def envelope(data: Mapping[str, Any], *, now: datetime, ttl: int) -> dict[str, Any]:
@@ -240,7 +246,7 @@ def vehicle_record(item: Parked, system: SystemView, range_m: float) -> dict[str
         "is_reserved": LISTED_STATES[v.state or "available"],
         "is_disabled": False,
         "vehicle_type_id": item.kind.vehicle_type_id,
-        "last_reported": rfc3339(from_ms(max(v.ts_ms or 0, v.state_ts_ms or 0))),
+        "last_reported": rfc3339_ms(max(v.ts_ms or 0, v.state_ts_ms or 0)),
     }
     if v.battery is not None:
         share = min(max(v.battery, 0), 100) / 100
@@ -313,7 +319,7 @@ def station_status_data(
                 "is_installed": True,
                 "is_renting": True,
                 "is_returning": True,
-                "last_reported": rfc3339(from_ms(last) if last is not None else now),
+                "last_reported": rfc3339_ms(last) if last is not None else rfc3339(now),
             }
         )
     return {"stations": stations}

@@ -10,11 +10,13 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.errors import NotFound
 from app.core.mstime import to_ms
 from fleet.gbfs import feeds
 from fleet.gbfs.cache import CachedFile, FeedCache
 from fleet.gbfs.feeds import Hub, Parked, SystemView
 from fleet.gbfs.geofencing import geofencing_data
+from fleet.gbfs.ids import public_vehicle_id
 from fleet.gbfs.schemas import FeedTtls
 from fleet.gbfs.service import (
     Defaults,
@@ -23,6 +25,7 @@ from fleet.gbfs.service import (
     fleet_types,
     published_systems,
     regions,
+    system_of,
     type_ids_by_mds,
 )
 from geofencing.registry import ZoneRegistry
@@ -56,6 +59,22 @@ class GbfsPublisher:
         """One file of one system (NotFound for an unknown or unpublished system)."""
         key = (system_id, name, base_url)
         return await self.cache.get(key, lambda: self._system_file(system_id, name, base_url))
+
+    async def device_of(
+        self, session: AsyncSession, *, provider_id: uuid.UUID, vehicle_id: str
+    ) -> str:
+        """The device a public id of the provider's stands for now; NotFound once the
+        vehicle has been rented since (its id rotated) or for another provider's id."""
+        system = await system_of(
+            session, provider_id=provider_id, defaults=self.defaults, now=self.clock()
+        )
+        for vehicle in await self.hot.fleet(provider_id):
+            if (
+                public_vehicle_id(system.secret, vehicle.device_id, vehicle.trip_ts_ms)
+                == vehicle_id
+            ):
+                return vehicle.device_id
+        raise NotFound(f"no vehicle of yours is published as {vehicle_id} now")
 
     def forget(self, *system_ids: str) -> None:
         """Drop what was built for these systems, and the manifest."""

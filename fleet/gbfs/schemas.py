@@ -265,3 +265,10 @@ class GbfsSystemRead(GbfsSystemBody):
 
     system_id: GbfsId
     gbfs_url: str
+
+
+class PublicVehicleRead(_Body):
+    """A public vehicle id mapped back to the operator's device."""
+
+    vehicle_id: str
+    device_id: str

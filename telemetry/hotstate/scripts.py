@@ -118,3 +118,19 @@ for device, t in pairs(tracks) do
 end
 return n
 """
+
+# A slice of a provider's fleet with each vehicle's live fields, in one round trip.
+# KEYS[1]: the geo set; ARGV[1]: the prefix of the vehicle keys; ARGV[2], ARGV[3]: the
+# slice's first and last rank; ARGV[4..]: the fields. Returns device, fields..., device, ...
+FLEET = """
+local members = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[3])
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+local out = {}
+for _, m in ipairs(members) do
+  out[#out + 1] = m
+  local values = redis.call('HMGET', ARGV[1] .. m, unpack(fields))
+  for j = 1, #fields do out[#out + 1] = values[j] or false end
+end
+return out
+"""

@@ -104,6 +104,7 @@ class HotState:
         self._states = redis.register_script(scripts.STATES)
         self._tracks_due = redis.register_script(scripts.TRACKS_DUE)
         self._tracks_set = redis.register_script(scripts.TRACKS_SET)
+        self._fleet = redis.register_script(scripts.FLEET)
 
     async def _apply(
         self, script: AsyncScript, provider_id: uuid.UUID | str, rows: Sequence[list[str]]
@@ -205,10 +206,24 @@ class HotState:
         return [_live(d, row) for d, row in zip(device_ids, rows, strict=True)]
 
     async def fleet(self, provider_id: uuid.UUID | str) -> list[LiveVehicle]:
-        """Every vehicle of the provider that Redis has a position of, with its state."""
-        members: list[Any] = await self.redis.zrange(keys.geo_key(provider_id), 0, -1)
-        found = await self.vehicles(provider_id, [m.decode() for m in members])
-        return [v for v in found if v is not None]
+        """Every vehicle of the provider that Redis has a position of, with its state;
+        read by slices of CHUNK, each one script call (not a command per vehicle)."""
+        width = len(_FIELDS) + 1
+        prefix = keys.vehicle_key(provider_id, "")
+        found: list[LiveVehicle] = []
+        start = 0
+        while True:
+            flat: list[Any] = await self._fleet(
+                keys=[keys.geo_key(provider_id)],
+                args=[prefix, start, start + CHUNK - 1, *_FIELDS],
+            )
+            for i in range(0, len(flat), width):
+                vehicle = _live(flat[i].decode(), flat[i + 1 : i + width])
+                if vehicle is not None:
+                    found.append(vehicle)
+            if len(flat) < CHUNK * width:
+                return found
+            start += CHUNK
 
     async def within_radius(
         self, provider_id: uuid.UUID | str, lat: float, lng: float, radius_m: float
