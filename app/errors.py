@@ -4,6 +4,7 @@ Paths under `/mds/` answer with MDS error bodies; everything else with RFC 9457
 `application/problem+json`.
 """
 
+import json
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -149,7 +150,16 @@ def error_response(
             extra = {"error": OAUTH_ERRORS[status], **extra}
         body = problem_body(request, status, detail, **extra)
         media_type = PROBLEM_CONTENT_TYPE
-    return Response(orjson.dumps(body), status, headers=headers, media_type=media_type)
+    return Response(_json(body), status, headers=headers, media_type=media_type)
+
+
+def _json(body: Any) -> bytes:
+    """An error body as JSON. Bodies echo bad input, which may hold what orjson cannot
+    write (integers beyond 64 bits); the standard library writes any JSON value."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
@@ -161,7 +171,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
             "total": exc.total,
             "failures": [f.as_dict() for f in exc.failures],
         }
-        return Response(orjson.dumps(body), status, media_type=MDS_CONTENT_TYPE)
+        return Response(_json(body), status, media_type=MDS_CONTENT_TYPE)
     headers = (
         {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, ServiceUnavailable) else None
     )

@@ -42,13 +42,12 @@ from bench.services import (
     server_env,
     start_fleetbed,
 )
-from bench.tasks import percentile
+from bench.tasks import EAST, NORTH, SOUTH, WEST, percentile
 from telemetry.hotstate.store import HotState, PositionUpdate, StateUpdate
 
 DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/fleetbed_bench_gbfs"
 # Redis dbs 7-15 belong to the test suites and the other benchmarks.
 REDIS_URL = "redis://127.0.0.1:6379/6"
-SOUTH, NORTH, WEST, EAST = 56.015, 56.080, 12.680, 12.740
 STATES = ("available",) * 18 + ("reserved", "on_trip")
 CLIENTS = 16
 

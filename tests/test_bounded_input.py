@@ -1,6 +1,7 @@
 """Malformed values of every class (times out of range, integers beyond 64 bits, NUL in
 strings) get a 4xx naming the field on every endpoint family, and nothing is stored."""
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -327,3 +328,20 @@ async def test_the_time_horizon_is_a_setting(
             response = await http.post("/v1/geofence/check", headers=auth(planner), json=check)
             answers.append(response.status_code)
     assert answers == [200, 422]
+
+
+@pytest.mark.parametrize("path", ["telemetry", "events", "trips"])
+async def test_a_repeated_item_holding_a_huge_integer_is_echoed_not_a_500(
+    client: AsyncClient, tenant: TenantFactory, path: str
+) -> None:
+    gateway = await tenant(Role.GATEWAY)
+    (device,) = await register(client, gateway)
+    make = {"telemetry": point, "events": event, "trips": trip}[path]
+    # A field MDS leaves open keeps an integer beyond 64 bits (orjson cannot write it);
+    # sent twice, the item is rejected as a repeat and echoed in the failure.
+    item = {**make(gateway, device), "_operator_note": 10**40}
+    body = json.dumps([item, item])
+    headers = {**gateway.headers, "Content-Type": "application/json"}
+    response = await client.post(f"/mds/agency/{path}", headers=headers, content=body)
+    assert response.status_code == 400, response.text
+    assert float(json.loads(response.text)["failures"][0]["item"]["_operator_note"]) == 1e40

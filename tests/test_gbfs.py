@@ -484,6 +484,7 @@ async def test_operator_settings_are_published(
         ),
         ({"rental_uris": {"web": "https://x.example/{device_id}"}}, "placeholder"),
         ({"system_id": "has space"}, "system_id"),
+        ({"system_id": "a/b"}, "system_id"),
         ({"phone_number": "042-123"}, "phone_number"),
         ({"ttl": {"vehicle_status": -1}}, "vehicle_status"),
         (

@@ -18,7 +18,7 @@ from fleet.gbfs.schemas import GbfsSystemBody, GbfsSystemRead, PublicVehicleRead
 
 router = APIRouter(tags=["gbfs"])
 
-SystemId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.@:/_-]{1,64}$")]
+SystemId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.@:_-]{1,64}$")]
 Manager = Annotated[Principal, Depends(require(Scope.GBFS_MANAGE, provider_bound=True))]
 Reader = Annotated[Principal, Depends(require(Scope.FLEET_READ, provider_bound=True))]
 PublicId = Annotated[str, Path(pattern=r"^[A-Za-z0-9.@:/_-]{1,64}$")]

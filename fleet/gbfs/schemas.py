@@ -13,6 +13,10 @@ from app.core.bounded import SafeStr, SafeText, UtcDateTime
 GbfsId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.@:/_-]+$")
 ]
+# A system's id is a segment of its feeds' URLs: no `/`.
+SystemId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.@:_-]+$")
+]
 Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 HttpUrl = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s]+$")]
 # A URI with a scheme (app deep links such as com.example.android://).
@@ -172,7 +176,7 @@ class FeedTtls(_Body):
 class GbfsSystemBody(_Body):
     """A provider's GBFS system; what is left out takes a default (see each field)."""
 
-    system_id: GbfsId | None = Field(
+    system_id: SystemId | None = Field(
         default=None, description="Default: the provider's name in lower case, as an id."
     )
     published: bool = Field(default=True, description="False: the feeds answer 404.")
@@ -263,7 +267,7 @@ class GbfsSystemBody(_Body):
 class GbfsSystemRead(GbfsSystemBody):
     """The settings with the system's id and feed URL as published."""
 
-    system_id: GbfsId
+    system_id: SystemId
     gbfs_url: str
 
 
