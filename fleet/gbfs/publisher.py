@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -99,7 +99,7 @@ class GbfsPublisher:
             system = await find_system(
                 session, system_id=system_id, defaults=self.defaults, now=now
             )
-            data = await _BUILDERS[name](self, session, system, base_url, now)
+            data = await _BUILDERS[name](self, session, system=system, base_url=base_url, now=now)
         ttl: int = getattr(system.body.ttl, name)
         return orjson.dumps(feeds.envelope(data, now=now, ttl=ttl)), ttl
 
@@ -109,7 +109,7 @@ class GbfsPublisher:
         )
 
     async def _parked(
-        self, session: AsyncSession, system: SystemView, now: datetime
+        self, session: AsyncSession, *, system: SystemView, now: datetime
     ) -> tuple[list[Hub], list[Parked]]:
         provider_id = uuid.UUID(system.provider_id)
         kinds = await fleet_types(session, provider_id=provider_id)
@@ -125,34 +125,34 @@ class GbfsPublisher:
         return hubs, items
 
     async def _gbfs(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         return feeds.gbfs_data(system, base_url)
 
     async def _versions(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         return feeds.versions_data(system, base_url)
 
     async def _information(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         return feeds.system_information_data(system, base_url)
 
     async def _vehicle_types(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         kinds = await fleet_types(session, provider_id=uuid.UUID(system.provider_id))
         return feeds.vehicle_types_data(list(set(kinds.values())), system)
 
     async def _vehicle_status(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
-        _, items = await self._parked(session, system, now)
+        _, items = await self._parked(session, system=system, now=now)
         return feeds.vehicle_status_data(items, system)
 
     async def _station_information(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         provider_id = uuid.UUID(system.provider_id)
         kinds = await fleet_types(session, provider_id=provider_id)
@@ -161,13 +161,13 @@ class GbfsPublisher:
         return feeds.station_information_data(hubs, system)
 
     async def _station_status(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
-        hubs, items = await self._parked(session, system, now)
+        hubs, items = await self._parked(session, system=system, now=now)
         return feeds.station_status_data(hubs, items, now=now)
 
     async def _geofencing(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         kinds = await fleet_types(session, provider_id=uuid.UUID(system.provider_id))
         by_mds = type_ids_by_mds(list(set(kinds.values())))
@@ -175,26 +175,38 @@ class GbfsPublisher:
         return geofencing_data(fences, by_mds, system.languages, now=now)
 
     async def _regions(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         districts = await regions(session, provider_id=uuid.UUID(system.provider_id), now=now)
         return feeds.regions_data(districts, system)
 
     async def _alerts(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         closures = self._zones(system, now).closures(timedelta(seconds=self.alert_recent_s))
         return feeds.alerts_data(system, closures, now=now)
 
     async def _pricing_plans(
-        self, session: AsyncSession, system: SystemView, base_url: str, now: datetime
+        self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         return feeds.pricing_plans_data(system)
 
 
-_Builder = Callable[
-    [GbfsPublisher, AsyncSession, SystemView, str, datetime], Awaitable[dict[str, Any]]
-]
+class _Builder(Protocol):
+    """How each file's data is built."""
+
+    def __call__(
+        self,
+        publisher: GbfsPublisher,
+        session: AsyncSession,
+        /,
+        *,
+        system: SystemView,
+        base_url: str,
+        now: datetime,
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
 _BUILDERS: dict[str, _Builder] = {
     "gbfs": GbfsPublisher._gbfs,
     "gbfs_versions": GbfsPublisher._versions,
