@@ -36,10 +36,7 @@ from bench.httpclient import Connection, request_head
 from bench.ingest import say
 from bench.services import (
     BenchError,
-    fleetbed_cli,
-    require_loopback,
-    reset_stores,
-    server_env,
+    fresh_provider,
     start_fleetbed,
 )
 from bench.tasks import EAST, NORTH, SOUTH, WEST, percentile
@@ -180,15 +177,9 @@ async def warm(base_url: str, path: str, seconds: float, gzipped: bool) -> tuple
 def main(argv: list[str] | None = None) -> int:
     """Seed, serve, measure; print the figures and the RESULT line."""
     plan = parse_args(argv)
-    for url in (plan.database_url, plan.redis_url):
-        require_loopback(url)
-    env = server_env(plan.database_url, plan.redis_url)
     say("bootstrapping the bench database")
-    fleetbed_cli(env, "bootstrap")
-    reset_stores(plan.database_url, [plan.redis_url])
-    provider = fleetbed_cli(env, "admin", "create-provider", "--name", "bench-gbfs")
-    manager = fleetbed_cli(
-        env, "admin", "create-key", "--provider", provider, "--role", "operator_manager"
+    env, provider, manager = fresh_provider(
+        plan.database_url, plan.redis_url, "bench-gbfs", "operator_manager"
     )
     logs = Path(".fleetbed") / "bench-gbfs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -70,6 +70,21 @@ def fleetbed_cli(env: dict[str, str], *args: str) -> str:
     return done.stdout.strip()
 
 
+def fresh_provider(
+    database_url: str, redis_url: str, name: str, role: str
+) -> tuple[dict[str, str], str, str]:
+    """Bootstrap and empty the bench's stores, then one provider with a key of `role`:
+    the servers' environment, the provider's id and the key."""
+    for url in (database_url, redis_url):
+        require_loopback(url)
+    env = server_env(database_url, redis_url)
+    fleetbed_cli(env, "bootstrap")
+    reset_stores(database_url, [redis_url])
+    provider = fleetbed_cli(env, "admin", "create-provider", "--name", name)
+    key = fleetbed_cli(env, "admin", "create-key", "--provider", provider, "--role", role)
+    return env, provider, key
+
+
 async def _connect(database_url: str) -> asyncpg.Connection:
     dsn = make_url(database_url).set(drivername="postgresql")
     return await asyncpg.connect(dsn.render_as_string(hide_password=False), timeout=10)

@@ -34,10 +34,7 @@ import httpx
 from bench.ingest import say
 from bench.services import (
     BenchError,
-    fleetbed_cli,
-    require_loopback,
-    reset_stores,
-    server_env,
+    fresh_provider,
     start_fleetbed,
 )
 
@@ -223,15 +220,9 @@ def summary(name: str, took: list[float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run both parts; print the figures and the RESULT line."""
     plan = parse_args(argv)
-    for url in (plan.database_url, plan.redis_url):
-        require_loopback(url)
-    env = server_env(plan.database_url, plan.redis_url)
     say("bootstrapping the bench database")
-    fleetbed_cli(env, "bootstrap")
-    reset_stores(plan.database_url, [plan.redis_url])
-    provider = fleetbed_cli(env, "admin", "create-provider", "--name", "bench-tasks")
-    agent = fleetbed_cli(
-        env, "admin", "create-key", "--provider", provider, "--role", "field_agent"
+    env, provider, agent = fresh_provider(
+        plan.database_url, plan.redis_url, "bench-tasks", "field_agent"
     )
     say(f"seeding {plan.vehicles:,} vehicles and {plan.tasks:,} tasks")
     seconds = asyncio.run(seed(plan.database_url, provider, plan.vehicles, plan.tasks))
