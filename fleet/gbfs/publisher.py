@@ -113,7 +113,7 @@ class GbfsPublisher:
     ) -> tuple[list[Hub], list[Parked]]:
         provider_id = uuid.UUID(system.provider_id)
         kinds = await fleet_types(session, provider_id=provider_id)
-        hubs = self._zones(system, now).hubs(type_ids_by_mds(list(set(kinds.values()))), [])
+        hubs = self._zones(system, now).hubs(type_ids_by_mds(kinds.values()), [])
         live = await self.hot.fleet(provider_id)
         items = feeds.parked(
             live,
@@ -157,7 +157,7 @@ class GbfsPublisher:
         provider_id = uuid.UUID(system.provider_id)
         kinds = await fleet_types(session, provider_id=provider_id)
         districts = await regions(session, provider_id=provider_id, now=now)
-        hubs = self._zones(system, now).hubs(type_ids_by_mds(list(set(kinds.values()))), districts)
+        hubs = self._zones(system, now).hubs(type_ids_by_mds(kinds.values()), districts)
         return feeds.station_information_data(hubs, system)
 
     async def _station_status(
@@ -170,7 +170,7 @@ class GbfsPublisher:
         self, session: AsyncSession, *, system: SystemView, base_url: str, now: datetime
     ) -> dict[str, Any]:
         kinds = await fleet_types(session, provider_id=uuid.UUID(system.provider_id))
-        by_mds = type_ids_by_mds(list(set(kinds.values())))
+        by_mds = type_ids_by_mds(kinds.values())
         fences = self._zones(system, now).fences()
         return geofencing_data(fences, by_mds, system.languages, now=now)
 

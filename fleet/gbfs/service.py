@@ -5,7 +5,7 @@ import logging
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -213,7 +213,7 @@ async def fleet_types(session: AsyncSession, *, provider_id: uuid.UUID) -> dict[
     return types
 
 
-def type_ids_by_mds(kinds: Sequence[GbfsType]) -> dict[str, list[str]]:
+def type_ids_by_mds(kinds: Iterable[GbfsType]) -> dict[str, list[str]]:
     """The system's GBFS type ids per MDS vehicle type."""
     found: dict[str, set[str]] = {}
     for kind in kinds:
